@@ -1,0 +1,150 @@
+//! Deployments and their versions: upload a component, list, show, delete.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::extract::{Query, body_too_large};
+use super::{ApiError, ApiResult, AppState};
+use crate::runtime::DeployError;
+use crate::storage::Deployment;
+
+/// Longest deployment name, in bytes.
+const MAX_NAME_BYTES: usize = 64;
+
+pub(super) fn routes(max_component_bytes: usize) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/deployments",
+            post(deploy).layer(DefaultBodyLimit::max(max_component_bytes)).get(list),
+        )
+        .route("/v1/deployments/{deployment}", get(show).delete(remove))
+}
+
+/// Finds a deployment by id or name, or returns a 404 that names it.
+pub(super) fn find(state: &AppState, id_or_name: &str) -> ApiResult<Deployment> {
+    state.store.deployment(id_or_name)?.ok_or_else(|| ApiError::not_found("deployment", id_or_name))
+}
+
+#[derive(Deserialize)]
+struct DeployQuery {
+    name: Option<String>,
+}
+
+/// Checks a deployment name: 1 to 64 letters, digits, `-`, `_` or `.`,
+/// starting with a letter or digit, and not shaped like a deployment id.
+fn check_name(name: Option<String>) -> ApiResult<String> {
+    let Some(name) = name else {
+        return Err(ApiError::bad_request(
+            "missing_parameter",
+            "the query parameter `name` is required, as in POST /v1/deployments?name=research",
+        ));
+    };
+    let valid_chars = name.bytes().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'));
+    let valid_start = name.bytes().next().is_some_and(|byte| byte.is_ascii_alphanumeric());
+    if !valid_chars || !valid_start || name.len() > MAX_NAME_BYTES || name.starts_with("dep_") {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            format!(
+                "the deployment name {name:?} is invalid; use 1 to {MAX_NAME_BYTES} letters, digits, `-`, `_` \
+                 or `.`, starting with a letter or digit and not with `dep_`"
+            ),
+        ));
+    }
+    Ok(name)
+}
+
+fn check_content_type(headers: &HeaderMap) -> ApiResult<()> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if media_type.eq_ignore_ascii_case("application/wasm") || media_type.eq_ignore_ascii_case("application/octet-stream") {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!(
+            "the content type {content_type:?} is not accepted for a component; send the .wasm file \
+             with `Content-Type: application/wasm`"
+        ),
+    ))
+}
+
+fn deploy_error(error: DeployError) -> ApiError {
+    match error {
+        DeployError::Internal(message) => ApiError::internal(message),
+        other => ApiError::bad_request(other.code(), other.to_string()),
+    }
+}
+
+async fn deploy(
+    State(state): State<AppState>,
+    Query(query): Query<DeployQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<impl IntoResponse> {
+    let name = check_name(query.name)?;
+    check_content_type(&headers)?;
+    let component = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
+        _ => ApiError::bad_request("invalid_body", rejection.body_text()),
+    })?;
+
+    let compiled = state.runtime.compile(component.clone()).await.map_err(deploy_error)?;
+
+    let sha256 = hex::encode(Sha256::digest(&component));
+    let (deployment, version) = state.store.add_version(&name, &component, &sha256)?;
+    state.runtime.install(&version.version_id, compiled).await.map_err(ApiError::internal)?;
+    state.store.flush().await?;
+    tracing::info!(
+        deployment_id = %deployment.deployment_id,
+        name = %deployment.name,
+        version_number = version.version_number,
+        size_bytes = version.size_bytes,
+        "component deployed"
+    );
+
+    let location = format!("/v1/deployments/{}", deployment.deployment_id);
+    let body = json!({
+        "deployment_id": deployment.deployment_id,
+        "name": deployment.name,
+        "version_id": version.version_id,
+        "version_number": version.version_number,
+        "created_at": json!(version)["created_at"],
+    });
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(body)))
+}
+
+async fn list(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let deployments = state.store.deployments()?;
+    Ok(axum::Json(json!({ "deployments": deployments })))
+}
+
+async fn show(State(state): State<AppState>, Path(id_or_name): Path<String>) -> ApiResult<impl IntoResponse> {
+    let deployment = find(&state, &id_or_name)?;
+    let mut versions = state.store.versions(&deployment.deployment_id)?;
+    versions.reverse();
+
+    let mut view = json!(deployment);
+    view["versions"] = json!(versions);
+    view["limits"] = json!(state.run_limits);
+    Ok(axum::Json(view))
+}
+
+async fn remove(State(state): State<AppState>, Path(id_or_name): Path<String>) -> ApiResult<impl IntoResponse> {
+    let deployment = find(&state, &id_or_name)?;
+    let version_ids = state.store.delete_deployment(&deployment.deployment_id)?;
+    state.store.flush().await?;
+    for version_id in &version_ids {
+        state.runtime.forget(version_id);
+    }
+    tracing::info!(deployment_id = %deployment.deployment_id, name = %deployment.name, "deployment deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

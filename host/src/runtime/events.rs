@@ -1,0 +1,126 @@
+//! The run's event log as the guest sees it: every event a crew emits or logs,
+//! and every line it prints, passes through [`RunEvents`], which enforces the
+//! per-run event limits before handing the event to the scheduler's sink.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::RunLimits;
+
+/// Where the runtime sends the events of one run. The scheduler implements
+/// it to persist each event and notify subscribers.
+pub trait EventSink: Send + Sync {
+    /// Appends an event with the next sequence number.
+    fn append(&self, kind: &str, data: Value) -> Result<(), SinkError>;
+}
+
+/// The sink could not store an event.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct SinkError(pub String);
+
+/// A contract violation or limit that a host import detected. Returned from
+/// an import, it traps the guest; the run then fails with [`Self::code`].
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum HostFault {
+    #[error("{0}")]
+    EventLimit(String),
+    #[error("{0}")]
+    InvalidOutput(String),
+    #[error("storing an event failed: {0}")]
+    Storage(String),
+}
+
+impl HostFault {
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            Self::EventLimit(_) => "event_limit",
+            Self::InvalidOutput(_) => "invalid_output",
+            Self::Storage(_) => "internal",
+        }
+    }
+}
+
+/// How many of the last stderr lines a trap message quotes. A Rust guest
+/// prints its panic message there just before it traps.
+const STDERR_TAIL_LINES: usize = 5;
+
+/// The event log of one run, shared by the host imports and the guest's
+/// stdout and stderr streams.
+pub(crate) struct RunEvents {
+    sink: Arc<dyn EventSink>,
+    max_events: u64,
+    max_event_bytes: u64,
+    count: AtomicU64,
+    fault: Mutex<Option<HostFault>>,
+    stderr_tail: Mutex<VecDeque<String>>,
+}
+
+impl RunEvents {
+    pub(crate) fn new(sink: Arc<dyn EventSink>, limits: &RunLimits) -> Self {
+        Self {
+            sink,
+            max_events: limits.max_events,
+            max_event_bytes: limits.max_event_bytes,
+            count: AtomicU64::new(0),
+            fault: Mutex::new(None),
+            stderr_tail: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Appends an event whose data serializes to `size` bytes.
+    ///
+    /// # Errors
+    ///
+    /// The first fault of the run, which also stays recorded for
+    /// [`Self::fault`]: the event limits, or a storage failure.
+    pub(crate) fn append(&self, kind: &str, data: Value, size: usize) -> Result<(), HostFault> {
+        if let Some(fault) = self.fault() {
+            return Err(fault);
+        }
+        if size as u64 > self.max_event_bytes {
+            return Err(self.record(HostFault::EventLimit(format!(
+                "an event of type `{kind}` has {size} bytes of data, over the limit of {} bytes per event; \
+                 emit smaller events or raise the deployment's max_event_bytes limit",
+                self.max_event_bytes
+            ))));
+        }
+        let count = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        if count > self.max_events {
+            return Err(self.record(HostFault::EventLimit(format!(
+                "the run emitted more than {} events, the limit per run; emit fewer events \
+                 or raise the deployment's max_events limit",
+                self.max_events
+            ))));
+        }
+        self.sink.append(kind, data).map_err(|error| self.record(HostFault::Storage(error.0)))
+    }
+
+    /// Records a fault that ends the run, keeping the first one.
+    pub(crate) fn record(&self, fault: HostFault) -> HostFault {
+        let mut slot = self.fault.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        slot.get_or_insert(fault).clone()
+    }
+
+    pub(crate) fn fault(&self) -> Option<HostFault> {
+        self.fault.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    pub(crate) fn remember_stderr(&self, line: &str) {
+        let mut tail = self.stderr_tail.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if tail.len() == STDERR_TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line.to_string());
+    }
+
+    /// The last lines the guest wrote to stderr, joined with `; `.
+    pub(crate) fn stderr_tail(&self) -> Option<String> {
+        let tail = self.stderr_tail.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if tail.is_empty() { None } else { Some(tail.iter().cloned().collect::<Vec<_>>().join("; ")) }
+    }
+}

@@ -1,0 +1,233 @@
+//! The wasmtime side of crewhost: one [`Engine`], a compiled component and an
+//! instance-pre per deployment version, and a fresh [`wasmtime::Store`] for
+//! every run.
+//!
+//! A run never reuses an instance, so nothing a crew leaves in memory reaches
+//! the next run. Guests are interrupted on every epoch tick: they yield to the
+//! async executor, which keeps spinning crews from starving other runs and
+//! lets the host drop a run that hit its timeout or was canceled.
+
+mod compile;
+mod events;
+mod execute;
+mod host;
+mod limits;
+mod output;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::OnceCell;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+pub use compile::{Compiled, DeployError};
+pub use events::{EventSink, SinkError};
+pub use execute::{CancelSignal, RunInfo, RunOutcome, RunRequest};
+pub use limits::RunLimits;
+
+pub(crate) use host::RunState;
+
+/// Rust types and traits generated from `wit/crew.wit`.
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "crew",
+        imports: { default: async | trappable },
+        exports: { default: async },
+    });
+}
+
+use bindings::{Crew, CrewPre};
+
+/// How often the epoch advances. Each tick makes running guests yield to the
+/// executor, so this bounds how long one guest holds a worker thread.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Counters that show whether versions were compiled or loaded from disk.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct RuntimeStats {
+    pub components_compiled: u64,
+    pub components_loaded_from_disk: u64,
+}
+
+/// Compiles components and executes runs.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<RunState>,
+    artifact_dir: PathBuf,
+    prepared: Mutex<HashMap<String, Arc<OnceCell<CrewPre<RunState>>>>>,
+    compiled: AtomicU64,
+    loaded_from_disk: AtomicU64,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Runtime {
+    /// Creates the engine and linker, and starts the epoch ticker thread.
+    /// Compiled artifacts are kept in `artifact_dir`.
+    pub fn new(artifact_dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(artifact_dir)
+            .with_context(|| format!("could not create the artifact directory {}", artifact_dir.display()))?;
+
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        let engine = Engine::new(&config)?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        Crew::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        start_epoch_ticker(engine.clone(), ticker_stop.clone());
+
+        Ok(Self {
+            engine,
+            linker,
+            artifact_dir: artifact_dir.to_path_buf(),
+            prepared: Mutex::new(HashMap::new()),
+            compiled: AtomicU64::new(0),
+            loaded_from_disk: AtomicU64::new(0),
+            ticker_stop,
+        })
+    }
+
+    pub fn stats(&self) -> RuntimeStats {
+        RuntimeStats {
+            components_compiled: self.compiled.load(Ordering::Relaxed),
+            components_loaded_from_disk: self.loaded_from_disk.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Validates and compiles an uploaded component on a blocking thread.
+    ///
+    /// # Errors
+    ///
+    /// A [`DeployError`] that names what is wrong with the bytes.
+    pub async fn compile(self: &Arc<Self>, bytes: bytes::Bytes) -> Result<Compiled, DeployError> {
+        let runtime = self.clone();
+        let compiled = tokio::task::spawn_blocking(move || compile::validate_and_compile(&runtime.engine, &runtime.linker, &bytes))
+            .await
+            .map_err(|error| DeployError::Internal(format!("the compile task failed: {error}")))??;
+        self.compiled.fetch_add(1, Ordering::Relaxed);
+        Ok(compiled)
+    }
+
+    /// Keeps a compiled version: its artifact on disk for restarts, and its
+    /// instance-pre in memory for runs.
+    pub async fn install(self: &Arc<Self>, version_id: &str, compiled: Compiled) -> anyhow::Result<()> {
+        let path = self.artifact_path(version_id);
+        let artifact = compiled.artifact;
+        tokio::task::spawn_blocking(move || write_atomically(&path, &artifact)).await??;
+
+        let cell = self.cell(version_id);
+        let _ = cell.set(compiled.pre);
+        Ok(())
+    }
+
+    /// Returns the instance-pre of a version, loading the artifact from disk
+    /// or, when that fails, compiling the component that `load_component`
+    /// reads from storage.
+    pub async fn prepare<F>(self: &Arc<Self>, version_id: &str, load_component: F) -> anyhow::Result<CrewPre<RunState>>
+    where
+        F: FnOnce() -> anyhow::Result<Vec<u8>> + Send + 'static,
+    {
+        let cell = self.cell(version_id);
+        let pre = cell
+            .get_or_try_init(|| {
+                let runtime = self.clone();
+                let version_id = version_id.to_string();
+                async move {
+                    tokio::task::spawn_blocking(move || runtime.load_or_compile(&version_id, load_component))
+                        .await
+                        .context("the component loading task failed")?
+                }
+            })
+            .await?;
+        Ok(pre.clone())
+    }
+
+    /// Drops a version's instance-pre and artifact.
+    pub fn forget(&self, version_id: &str) {
+        self.prepared.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(version_id);
+        let path = self.artifact_path(version_id);
+        if let Err(error) = std::fs::remove_file(&path)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(%error, path = %path.display(), "could not remove a compiled artifact");
+        }
+    }
+
+    fn cell(&self, version_id: &str) -> Arc<OnceCell<CrewPre<RunState>>> {
+        let mut prepared = self.prepared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        prepared.entry(version_id.to_string()).or_default().clone()
+    }
+
+    fn artifact_path(&self, version_id: &str) -> PathBuf {
+        self.artifact_dir.join(format!("{version_id}.cwasm"))
+    }
+
+    fn load_or_compile(
+        &self,
+        version_id: &str,
+        load_component: impl FnOnce() -> anyhow::Result<Vec<u8>>,
+    ) -> anyhow::Result<CrewPre<RunState>> {
+        let path = self.artifact_path(version_id);
+        if path.exists() {
+            // SAFETY: the artifact was written by `install` from a component
+            // this engine compiled, into the data directory that only this
+            // host writes. wasmtime still checks that its header matches the
+            // engine's version and settings and returns an error otherwise.
+            match unsafe { Component::deserialize_file(&self.engine, &path) } {
+                Ok(component) => {
+                    self.loaded_from_disk.fetch_add(1, Ordering::Relaxed);
+                    let pre = self.linker.instantiate_pre(&component)?;
+                    return Ok(CrewPre::new(pre)?);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, version_id, "the compiled artifact is unusable; compiling again");
+                }
+            }
+        }
+
+        let bytes = load_component()?;
+        let compiled = compile::validate_and_compile(&self.engine, &self.linker, &bytes)
+            .map_err(|error| anyhow::anyhow!("the stored component no longer compiles: {error}"))?;
+        self.compiled.fetch_add(1, Ordering::Relaxed);
+        write_atomically(&path, &compiled.artifact)?;
+        tracing::info!(version_id, "compiled a stored component");
+        Ok(compiled.pre)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn start_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    thread::Builder::new()
+        .name("crewhost-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .expect("the OS refused to start the epoch ticker thread");
+}
+
+/// Writes `bytes` to a temporary file and renames it over `path`, so a crash
+/// never leaves a half-written artifact behind.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, bytes).with_context(|| format!("could not write {}", temporary.display()))?;
+    std::fs::rename(&temporary, path).with_context(|| format!("could not rename {} to {}", temporary.display(), path.display()))?;
+    Ok(())
+}

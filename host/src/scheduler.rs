@@ -1,0 +1,344 @@
+//! The run scheduler: the only writer of run status.
+//!
+//! Each accepted run becomes a tokio task that waits for a permit of the
+//! global concurrency limit (pending), executes in the runtime (running) and
+//! records how it ended (succeeded, failed or canceled). The storage layer
+//! enforces one active run per thread; the scheduler releases the thread in
+//! the same transaction that records the run's end.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tokio::sync::{Semaphore, broadcast, watch};
+use tracing::Instrument;
+
+use crate::runtime::{CancelSignal, EventSink, RunInfo, RunLimits, RunOutcome, RunRequest, Runtime, SinkError};
+use crate::storage::{Event, Run, RunEnd, RunError, RunStatus, Store, StoreError, StoreResult, event_types};
+
+/// How many live events a slow subscriber may fall behind before it has to
+/// read the rest from the stored log.
+const LIVE_EVENT_BUFFER: usize = 256;
+
+/// Settings of the scheduler.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Runs that may execute at once; the rest wait as `pending`.
+    pub max_concurrent_runs: usize,
+    /// Limits of every run.
+    pub limits: RunLimits,
+    /// How long a canceled run may keep running before the host stops it.
+    pub cancel_grace: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent_runs: 64,
+            limits: RunLimits::default(),
+            cancel_grace: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A run that is pending or running.
+pub struct ActiveRun {
+    cancel: CancelSignal,
+    /// Becomes true once the run's end is durable.
+    done: watch::Sender<bool>,
+    live: broadcast::Sender<Event>,
+    next_seq: AtomicU64,
+}
+
+impl ActiveRun {
+    /// Subscribes to the run's events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.live.subscribe()
+    }
+
+    /// Completes once the run's end is durable.
+    pub async fn finished(&self) {
+        let mut done = self.done.subscribe();
+        let _ = done.wait_for(|done| *done).await;
+    }
+}
+
+/// What a cancellation request found.
+#[derive(Debug)]
+pub enum CancelResult {
+    /// The run was active; this is its status after the request.
+    Requested(RunStatus),
+    /// The run had already ended with this status.
+    NotActive(RunStatus),
+    NotFound,
+}
+
+/// Queues, executes and records runs.
+pub struct Scheduler {
+    store: Arc<dyn Store>,
+    runtime: Arc<Runtime>,
+    config: SchedulerConfig,
+    permits: Arc<Semaphore>,
+    active: Mutex<HashMap<String, Arc<ActiveRun>>>,
+    running: AtomicU64,
+    stopping: AtomicBool,
+}
+
+impl Scheduler {
+    pub fn new(store: Arc<dyn Store>, runtime: Arc<Runtime>, config: SchedulerConfig) -> Arc<Self> {
+        Arc::new(Self {
+            permits: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1))),
+            store,
+            runtime,
+            config,
+            active: Mutex::new(HashMap::new()),
+            running: AtomicU64::new(0),
+            stopping: AtomicBool::new(false),
+        })
+    }
+
+    /// Recovers after a restart: runs left pending are queued again, and runs
+    /// left running become `failed` with the code `host_restarted`, which
+    /// also frees their threads.
+    pub async fn recover(self: &Arc<Self>) -> StoreResult<()> {
+        let mut requeued = 0;
+        let mut interrupted = 0;
+        for run_id in self.store.active_run_ids()? {
+            let Some(run) = self.store.run(&run_id)? else { continue };
+            match run.status {
+                RunStatus::Pending => {
+                    let next_seq = self.store.last_event_seq(&run_id)? + 1;
+                    self.spawn(run, next_seq);
+                    requeued += 1;
+                }
+                RunStatus::Running => {
+                    let seq = self.store.last_event_seq(&run_id)? + 1;
+                    let end = RunEnd::Failed(RunError {
+                        code: "host_restarted".into(),
+                        message: "the host stopped while the run was running; start a new run".into(),
+                    });
+                    self.store.finish_run(&run_id, &end, &terminal_event(seq, &end))?;
+                    tracing::warn!(run_id, "marked a run interrupted by a restart as failed");
+                    interrupted += 1;
+                }
+                _ => {}
+            }
+        }
+        self.store.flush().await?;
+        if requeued + interrupted > 0 {
+            tracing::info!(requeued, interrupted, "recovered runs from the previous start");
+        }
+        Ok(())
+    }
+
+    /// Starts driving a run that is already stored as `pending` (and
+    /// flushed, when a client was told about it).
+    pub fn submit(self: &Arc<Self>, run: Run) {
+        self.spawn(run, 1);
+    }
+
+    fn spawn(self: &Arc<Self>, run: Run, next_seq: u64) {
+        let (live, _) = broadcast::channel(LIVE_EVENT_BUFFER);
+        let handle = Arc::new(ActiveRun {
+            cancel: CancelSignal::default(),
+            done: watch::Sender::new(false),
+            live,
+            next_seq: AtomicU64::new(next_seq),
+        });
+        self.lock_active().insert(run.id.clone(), handle.clone());
+
+        let span = tracing::info_span!(
+            "run",
+            run_id = %run.id,
+            deployment_id = %run.deployment_id,
+            thread_id = run.thread_id.as_deref().unwrap_or(""),
+        );
+        tokio::spawn(self.clone().drive(run, handle).instrument(span));
+    }
+
+    /// The handle of a pending or running run.
+    pub fn active_run(&self, run_id: &str) -> Option<Arc<ActiveRun>> {
+        self.lock_active().get(run_id).cloned()
+    }
+
+    /// Waits until the run ends or `timeout` passes, then returns it.
+    pub async fn wait(&self, run_id: &str, timeout: Duration) -> StoreResult<Option<Run>> {
+        if let Some(handle) = self.active_run(run_id) {
+            let _ = tokio::time::timeout(timeout, handle.finished()).await;
+        }
+        self.store.run(run_id)
+    }
+
+    /// Asks a run to stop. A pending run ends before it starts; a running
+    /// run sees `cancel-requested` at once and is stopped after the grace
+    /// period. Waits up to the grace period and one second for the end.
+    pub async fn cancel(&self, run_id: &str) -> StoreResult<CancelResult> {
+        let Some(handle) = self.active_run(run_id) else {
+            return Ok(match self.store.run(run_id)? {
+                Some(run) if run.status.is_terminal() => CancelResult::NotActive(run.status),
+                // Between storing and registering a run: treat it as active.
+                Some(run) => CancelResult::Requested(run.status),
+                None => CancelResult::NotFound,
+            });
+        };
+
+        handle.cancel.request();
+        tracing::info!(run_id, "cancellation requested");
+        let bound = self.config.cancel_grace + Duration::from_secs(1);
+        let _ = tokio::time::timeout(bound, handle.finished()).await;
+
+        let status = self.store.run(run_id)?.map_or(RunStatus::Canceled, |run| run.status);
+        Ok(CancelResult::Requested(status))
+    }
+
+    /// Numbers of runs that are pending and running now.
+    pub fn counts(&self) -> (u64, u64) {
+        let active = self.lock_active().len() as u64;
+        let running = self.running.load(Ordering::Relaxed);
+        (active.saturating_sub(running), running)
+    }
+
+    /// Stops starting pending runs and waits up to `grace` for running runs
+    /// to end. Pending runs stay stored and start again after a restart.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.running.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = self.running.load(Ordering::SeqCst);
+        if left > 0 {
+            tracing::warn!(left, "runs still running at shutdown; they will fail with host_restarted on the next start");
+        }
+    }
+
+    fn lock_active(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<ActiveRun>>> {
+        self.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn drive(self: Arc<Self>, run: Run, handle: Arc<ActiveRun>) {
+        let permit = tokio::select! {
+            permit = self.permits.clone().acquire_owned() => permit.ok(),
+            () = handle.cancel.requested() => None,
+        };
+        if self.stopping.load(Ordering::SeqCst) {
+            // Leave the run pending; recovery queues it on the next start.
+            self.lock_active().remove(&run.id);
+            return;
+        }
+        let Some(_permit) = permit else {
+            tracing::info!("run canceled while pending");
+            self.finish(&run.id, &handle, RunOutcome::Canceled).await;
+            return;
+        };
+
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let outcome = match self.execute(&run, &handle).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                tracing::error!(%error, "the run could not be executed");
+                RunOutcome::Failed { code: "internal", message: format!("the host could not execute the run: {error}") }
+            }
+        };
+        self.finish(&run.id, &handle, outcome).await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    async fn execute(&self, run: &Run, handle: &Arc<ActiveRun>) -> anyhow::Result<RunOutcome> {
+        let started = self.store.start_run(&run.id, OffsetDateTime::now_utc())?;
+        let sink = Arc::new(RunSink { store: self.store.clone(), run_id: run.id.clone(), handle: handle.clone() });
+        sink.append(event_types::RUN_STARTED, json!({ "attempt": started.attempt, "version_number": run.version_number }))?;
+        tracing::info!(attempt = started.attempt, "run started");
+
+        let store = self.store.clone();
+        let version_id = run.version_id.clone();
+        let pre = self
+            .runtime
+            .prepare(&run.version_id, move || {
+                store
+                    .component(&version_id)?
+                    .ok_or_else(|| anyhow::anyhow!("version {version_id} has no stored component"))
+            })
+            .await?;
+
+        let values = match &run.thread_id {
+            Some(thread_id) => self.store.thread(thread_id)?.map_or(Value::Null, |thread| thread.values),
+            None => Value::Null,
+        };
+        let request = RunRequest {
+            info: RunInfo {
+                run_id: run.id.clone(),
+                deployment_id: run.deployment_id.clone(),
+                version_number: run.version_number,
+                thread_id: run.thread_id.clone(),
+                attempt: started.attempt,
+            },
+            input: run.input.clone(),
+            values,
+            config: Arc::default(),
+            limits: self.config.limits,
+            cancel: handle.cancel.clone(),
+            cancel_grace: self.config.cancel_grace,
+        };
+        Ok(self.runtime.execute(&pre, request, sink).await)
+    }
+
+    /// Records the run's end with its terminal event, makes it durable, then
+    /// wakes waiters and subscribers.
+    async fn finish(&self, run_id: &str, handle: &ActiveRun, outcome: RunOutcome) {
+        let end = match outcome {
+            RunOutcome::Succeeded { output, values } => RunEnd::Succeeded { output, values },
+            RunOutcome::Failed { code, message } => RunEnd::Failed(RunError { code: code.to_string(), message }),
+            RunOutcome::Canceled => RunEnd::Canceled,
+        };
+        let terminal = terminal_event(handle.next_seq.fetch_add(1, Ordering::SeqCst), &end);
+
+        let recorded = match self.store.finish_run(run_id, &end, &terminal) {
+            Ok(_) => self.store.flush().await,
+            Err(error) => Err(error),
+        };
+        match (&recorded, &end) {
+            (Err(error), _) => tracing::error!(%error, "recording the end of the run failed"),
+            (Ok(()), RunEnd::Failed(error)) => tracing::info!(code = %error.code, message = %error.message, "run failed"),
+            (Ok(()), end) => tracing::info!(status = end.status().as_str(), "run ended"),
+        }
+
+        self.lock_active().remove(run_id);
+        let _ = handle.live.send(terminal);
+        handle.done.send_replace(true);
+    }
+}
+
+fn terminal_event(seq: u64, end: &RunEnd) -> Event {
+    let (kind, data) = match end {
+        RunEnd::Succeeded { output, .. } => (event_types::RUN_COMPLETED, json!({ "output": output })),
+        RunEnd::Failed(error) => (event_types::RUN_FAILED, json!({ "error": error })),
+        RunEnd::Canceled => (event_types::RUN_CANCELED, json!({})),
+    };
+    Event { seq, kind: kind.to_string(), data, timestamp: OffsetDateTime::now_utc() }
+}
+
+/// Persists a run's events with gap-free sequence numbers and forwards them
+/// to live subscribers.
+struct RunSink {
+    store: Arc<dyn Store>,
+    run_id: String,
+    handle: Arc<ActiveRun>,
+}
+
+impl EventSink for RunSink {
+    fn append(&self, kind: &str, data: Value) -> Result<(), SinkError> {
+        // All events of a run are appended from its one task, in order, so
+        // taking the next number here keeps the stored log gap-free.
+        let seq = self.handle.next_seq.fetch_add(1, Ordering::SeqCst);
+        let event = Event { seq, kind: kind.to_string(), data, timestamp: OffsetDateTime::now_utc() };
+        self.store
+            .append_event(&self.run_id, &event)
+            .map_err(|error: StoreError| SinkError(error.to_string()))?;
+        let _ = self.handle.live.send(event);
+        Ok(())
+    }
+}
