@@ -22,6 +22,13 @@ pub struct Compiled {
     pub(crate) artifact: Vec<u8>,
 }
 
+impl Compiled {
+    /// The instance-pre to pass to [`super::Runtime::execute`].
+    pub fn pre(&self) -> &CrewPre<RunState> {
+        &self.pre
+    }
+}
+
 /// Why an upload cannot be deployed.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
@@ -63,9 +70,9 @@ pub(crate) fn validate_and_compile(
     check_header(bytes)?;
 
     let component = Component::new(engine, bytes).map_err(|error| DeployError::InvalidComponent(format!("{error:#}")))?;
-    check_run_export(engine, &component)?;
 
     let instance_pre = linker.instantiate_pre(&component).map_err(|error| unsupported_import(engine, &component, &error))?;
+    check_run_export(engine, &component)?;
     let pre = CrewPre::new(instance_pre).map_err(|error| DeployError::WorldMismatch(format!("{error:#}")))?;
 
     let artifact = component

@@ -45,8 +45,8 @@ impl HostFault {
     }
 }
 
-/// How many of the last stderr lines a trap message quotes. A Rust guest
-/// prints its panic message there just before it traps.
+/// How many of the last stderr lines are kept to find a panic message. A
+/// Rust guest prints it there just before it traps.
 const STDERR_TAIL_LINES: usize = 5;
 
 /// The event log of one run, shared by the host imports and the guest's
@@ -111,6 +111,9 @@ impl RunEvents {
     }
 
     pub(crate) fn remember_stderr(&self, line: &str) {
+        if line.trim().is_empty() {
+            return;
+        }
         let mut tail = self.stderr_tail.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if tail.len() == STDERR_TAIL_LINES {
             tail.pop_front();
@@ -118,9 +121,16 @@ impl RunEvents {
         tail.push_back(line.to_string());
     }
 
-    /// The last lines the guest wrote to stderr, joined with `; `.
-    pub(crate) fn stderr_tail(&self) -> Option<String> {
+    /// The panic message a Rust guest printed to stderr, such as `index out
+    /// of bounds at src/lib.rs:3:5`. Rust prints `thread '…' panicked at
+    /// FILE:LINE:COLUMN:` and the message on the next line.
+    pub(crate) fn panic_message(&self) -> Option<String> {
         let tail = self.stderr_tail.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if tail.is_empty() { None } else { Some(tail.iter().cloned().collect::<Vec<_>>().join("; ")) }
+        let position = tail.iter().rposition(|line| line.contains(" panicked at "))?;
+        let location = tail[position].split(" panicked at ").nth(1)?.trim_end_matches(':');
+        match tail.get(position + 1) {
+            Some(message) => Some(format!("{message} at {location}")),
+            None => Some(format!("at {location}")),
+        }
     }
 }

@@ -232,10 +232,10 @@ fn classify_error(error: &wasmtime::Error, state: &RunState, limits: &RunLimits)
         Some(trap) => trap.to_string(),
         None => error.root_cause().to_string(),
     };
-    let mut message = format!("the crew trapped: {cause}");
-    if let Some(stderr) = state.events.stderr_tail() {
-        message.push_str(&format!(" (its last stderr lines: {stderr})"));
-    }
+    let mut message = match state.events.panic_message() {
+        Some(panic) => format!("the crew panicked: {panic} ({cause})"),
+        None => format!("the crew trapped: {cause}"),
+    };
     if let Some(backtrace) = error.downcast_ref::<wasmtime::WasmBacktrace>() {
         message.push_str(&format!("\n{backtrace}"));
     }

@@ -43,7 +43,8 @@ mod bindings {
     });
 }
 
-use bindings::{Crew, CrewPre};
+use bindings::Crew;
+pub use bindings::CrewPre;
 
 /// How often the epoch advances. Each tick makes running guests yield to the
 /// executor, so this bounds how long one guest holds a worker thread.
