@@ -85,6 +85,8 @@ pub struct Scheduler {
     active: Mutex<HashMap<String, Arc<ActiveRun>>>,
     running: AtomicU64,
     stopping: AtomicBool,
+    /// The id of every run handed to the scheduler, for thread followers.
+    started: broadcast::Sender<String>,
 }
 
 impl Scheduler {
@@ -97,6 +99,7 @@ impl Scheduler {
             active: Mutex::new(HashMap::new()),
             running: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
+            started: broadcast::channel(LIVE_EVENT_BUFFER).0,
         })
     }
 
@@ -149,6 +152,7 @@ impl Scheduler {
             next_seq: AtomicU64::new(next_seq),
         });
         self.lock_active().insert(run.id.clone(), handle.clone());
+        let _ = self.started.send(run.id.clone());
 
         let span = tracing::info_span!(
             "run",
@@ -157,6 +161,11 @@ impl Scheduler {
             thread_id = run.thread_id.as_deref().unwrap_or(""),
         );
         tokio::spawn(self.clone().drive(run, handle).instrument(span));
+    }
+
+    /// Subscribes to the ids of runs handed to the scheduler from now on.
+    pub fn subscribe_started(&self) -> broadcast::Receiver<String> {
+        self.started.subscribe()
     }
 
     /// The handle of a pending or running run.

@@ -4,6 +4,7 @@
 
 mod deployments;
 mod error;
+mod events;
 mod extract;
 pub mod keys;
 mod runs;
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .merge(deployments::routes(state.body_limits.component_bytes))
         .merge(runs::routes())
         .merge(threads::routes())
+        .merge(events::routes())
         .merge(keys::routes())
         .route("/v1/stats", get(stats))
         .layer(DefaultBodyLimit::max(state.body_limits.json_bytes))

@@ -25,15 +25,11 @@ const MAX_WAIT_SECS: u64 = 3600;
 pub(super) const DEFAULT_LIMIT: usize = 20;
 pub(super) const MAX_LIMIT: usize = 100;
 
-/// Most events one `GET /v1/runs/{id}/events` returns.
-const MAX_EVENTS_PER_PAGE: usize = 10_000;
-
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/runs", post(create).get(list))
         .route("/v1/runs/wait", post(create_and_wait))
         .route("/v1/runs/{run_id}", get(show))
-        .route("/v1/runs/{run_id}/events", get(events))
         .route("/v1/runs/{run_id}/cancel", post(cancel))
 }
 
@@ -195,24 +191,6 @@ async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> 
     let listing = state.store.runs(&filter, page(query.limit, query.offset)?)?;
     let runs: Vec<Value> = listing.items.iter().map(run_view).collect();
     Ok(axum::Json(json!({ "runs": runs, "has_more": listing.has_more })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EventsQuery {
-    after: Option<u64>,
-}
-
-async fn events(
-    State(state): State<AppState>,
-    Path(run_id): Path<String>,
-    Query(query): Query<EventsQuery>,
-) -> ApiResult<impl IntoResponse> {
-    if state.store.run(&run_id)?.is_none() {
-        return Err(ApiError::not_found("run", &run_id));
-    }
-    let events = state.store.events(&run_id, query.after.unwrap_or(0), MAX_EVENTS_PER_PAGE)?;
-    Ok(axum::Json(json!({ "events": events })))
 }
 
 async fn cancel(State(state): State<AppState>, Path(run_id): Path<String>) -> ApiResult<impl IntoResponse> {

@@ -62,6 +62,22 @@ impl Client {
         self.send(request).await
     }
 
+    /// Opens a Server-Sent Events stream, resuming after `last_seq`.
+    pub async fn open_stream(&self, path: &str, last_seq: u64) -> anyhow::Result<Response> {
+        let request = self
+            .request(Method::GET, path)
+            .header("accept", "text/event-stream")
+            .header("last-event-id", last_seq.to_string());
+        let response = request.send().await.map_err(|error| {
+            anyhow::anyhow!("could not reach crewhost at {}: {error}", self.base_url)
+        })?;
+        if !response.status().is_success() {
+            decode(response).await?;
+            bail!("the server refused the event stream");
+        }
+        Ok(response)
+    }
+
     async fn send(&self, request: RequestBuilder) -> anyhow::Result<Value> {
         let response = request.send().await.map_err(|error| {
             anyhow::anyhow!(

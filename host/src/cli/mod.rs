@@ -3,6 +3,7 @@
 
 mod client;
 mod exec;
+mod stream;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -75,6 +76,9 @@ enum Command {
         /// Seconds to wait for the run to end.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// Print events as they arrive; Ctrl-C cancels the run.
+        #[arg(long)]
+        stream: bool,
     },
     /// Create, show and list threads, and read their history.
     #[command(subcommand)]
@@ -196,7 +200,12 @@ enum RunsCommand {
         limit: usize,
     },
     /// Print a run's events.
-    Events { run_id: String },
+    Events {
+        run_id: String,
+        /// Keep printing new events until the run ends.
+        #[arg(long)]
+        follow: bool,
+    },
     /// Cancel a pending or running run.
     Cancel { run_id: String },
 }
@@ -304,8 +313,11 @@ async fn run_client(client: &Client, command: Command) -> anyhow::Result<i32> {
                 println!("deleted {deployment}");
             }
         },
-        Command::Invoke { deployment, input, thread, version_number, timeout } => {
+        Command::Invoke { deployment, input, thread, version_number, timeout, stream } => {
             let input = parse_json("--input", &input)?;
+            if stream {
+                return invoke_streaming(client, deployment, input, thread, version_number).await;
+            }
             return invoke(client, deployment, input, thread, version_number, timeout).await;
         }
         Command::Threads(command) => run_threads(client, command).await?,
@@ -361,6 +373,55 @@ async fn invoke(
     }
 }
 
+/// Starts a run, prints its events as they arrive, and prints the output at
+/// the end. Ctrl-C cancels the run.
+async fn invoke_streaming(
+    client: &Client,
+    deployment: String,
+    input: Value,
+    thread: Option<String>,
+    version_number: Option<u32>,
+) -> anyhow::Result<i32> {
+    let accepted = match thread {
+        Some(thread_id) => {
+            let body = json!({ "input": input, "version_number": version_number });
+            client.post(&format!("/v1/threads/{}/runs", encode(&thread_id)), &body).await?
+        }
+        None => {
+            let body = json!({ "deployment_id": deployment, "input": input, "version_number": version_number });
+            client.post("/v1/runs", &body).await?
+        }
+    };
+    let run_id = accepted["run_id"].as_str().context("the server returned no run_id")?.to_string();
+    eprintln!("run {run_id} started; Ctrl-C cancels it");
+
+    let terminal = tokio::select! {
+        terminal = stream::follow(client, &run_id) => terminal?,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("\ncanceling run {run_id}...");
+            let reply = client.post(&format!("/v1/runs/{}/cancel", encode(&run_id)), &json!({})).await?;
+            eprintln!("run {run_id} is {}", reply["status"].as_str().unwrap_or("?"));
+            return Ok(130);
+        }
+    };
+
+    match terminal["type"].as_str() {
+        Some("run.completed") => {
+            print(&terminal["data"]["output"])?;
+            Ok(0)
+        }
+        Some("run.failed") => {
+            let error = &terminal["data"]["error"];
+            eprintln!("run {run_id} failed: {} ({})", error["message"].as_str().unwrap_or("?"), error["code"].as_str().unwrap_or("?"));
+            Ok(1)
+        }
+        _ => {
+            eprintln!("run {run_id} was canceled");
+            Ok(1)
+        }
+    }
+}
+
 async fn run_threads(client: &Client, command: ThreadsCommand) -> anyhow::Result<()> {
     match command {
         ThreadsCommand::Create { deployment, metadata, values } => {
@@ -396,7 +457,11 @@ async fn run_runs(client: &Client, command: RunsCommand) -> anyhow::Result<()> {
             ]);
             print(&client.get(&format!("/v1/runs{query}")).await?)
         }
-        RunsCommand::Events { run_id } => {
+        RunsCommand::Events { run_id, follow: true } => {
+            stream::follow(client, &run_id).await?;
+            Ok(())
+        }
+        RunsCommand::Events { run_id, follow: false } => {
             let events = client.get(&format!("/v1/runs/{}/events", encode(&run_id))).await?;
             for event in events["events"].as_array().into_iter().flatten() {
                 println!("{} {} {} {}", event["seq"], event["timestamp"].as_str().unwrap_or(""), event["type"].as_str().unwrap_or(""), event["data"]);
