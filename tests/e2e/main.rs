@@ -2,8 +2,10 @@
 //! data directory in a temp folder, and example crews built from source.
 
 mod auth;
+mod cancel;
 mod deployments;
 mod errors;
+mod events;
 mod restart;
 mod runs;
 mod support;

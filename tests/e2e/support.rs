@@ -305,3 +305,91 @@ impl Drop for Server {
         self.kill();
     }
 }
+
+/// One Server-Sent Event as a test sees it.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub id: Option<u64>,
+    pub event: String,
+    pub data: Value,
+}
+
+/// A client's view of an event stream.
+pub struct SseStream {
+    response: reqwest::Response,
+    buffer: Vec<u8>,
+}
+
+impl SseStream {
+    /// The next event, or `None` once the server closed the stream.
+    pub async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(event) = self.take_event() {
+                return Some(event);
+            }
+            match self.response.chunk().await {
+                Ok(Some(chunk)) => self.buffer.extend_from_slice(&chunk),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Reads events until the stream closes.
+    pub async fn collect(&mut self) -> Vec<SseEvent> {
+        let mut events = Vec::new();
+        while let Some(event) = self.next().await {
+            events.push(event);
+        }
+        events
+    }
+
+    fn take_event(&mut self) -> Option<SseEvent> {
+        loop {
+            let end = self.buffer.windows(2).position(|window| window == b"\n\n")?;
+            let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
+            let block = String::from_utf8(block).expect("SSE is UTF-8");
+            let mut event = SseEvent { id: None, event: "message".into(), data: Value::Null };
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(value) = line.strip_prefix("id: ") {
+                    event.id = Some(value.parse().expect("ids are sequence numbers"));
+                } else if let Some(value) = line.strip_prefix("event: ") {
+                    event.event = value.to_string();
+                } else if let Some(value) = line.strip_prefix("data: ") {
+                    data.push_str(value);
+                }
+            }
+            // Blocks without data are keep-alive comments.
+            if !data.is_empty() {
+                event.data = serde_json::from_str(&data).expect("event data is JSON");
+                return Some(event);
+            }
+        }
+    }
+}
+
+impl Server {
+    /// Opens an event stream, resuming after `last_event_id` when given.
+    pub async fn stream(&self, path: &str, last_event_id: Option<u64>) -> SseStream {
+        let mut request = self.request(reqwest::Method::GET, path).header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let response = request.send().await.expect("the stream request did not reach the server");
+        assert_eq!(response.status(), StatusCode::OK, "opening {path} failed");
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        SseStream { response, buffer: Vec::new() }
+    }
+
+    /// Starts a stateless run and returns its id.
+    pub async fn start_run(&self, deployment: &str, input: Value) -> String {
+        let reply = self.post("/v1/runs", json!({ "deployment_id": deployment, "input": input })).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+        reply.body["run_id"].as_str().expect("run_id is a string").to_string()
+    }
+}
+
+/// The sequence numbers of a list of events.
+pub fn seqs(events: &[SseEvent]) -> Vec<u64> {
+    events.iter().map(|event| event.data["seq"].as_u64().expect("seq is a number")).collect()
+}
