@@ -66,7 +66,7 @@ impl ActiveRun {
     }
 }
 
-/// What a cancellation request found.
+/// Outcome of a cancellation request.
 #[derive(Debug)]
 pub enum CancelResult {
     /// The run was active; this is its status after the request.
@@ -138,7 +138,7 @@ impl Scheduler {
     }
 
     /// Starts driving a run that is already stored as `pending` (and
-    /// flushed, when a client was told about it).
+    /// flushed, when a client received its id).
     pub fn submit(self: &Arc<Self>, run: Run) {
         self.spawn(run, 1);
     }
@@ -168,7 +168,7 @@ impl Scheduler {
         self.started.subscribe()
     }
 
-    /// The handle of a pending or running run.
+    /// Returns the handle of a pending or running run.
     pub fn active_run(&self, run_id: &str) -> Option<Arc<ActiveRun>> {
         self.lock_active().get(run_id).cloned()
     }
@@ -181,9 +181,9 @@ impl Scheduler {
         self.store.run(run_id)
     }
 
-    /// Asks a run to stop. A pending run ends before it starts; a running
-    /// run sees `cancel-requested` at once and is stopped after the grace
-    /// period. Waits up to the grace period and one second for the end.
+    /// Asks a run to stop. A pending run ends before it starts. A running
+    /// run reads `cancel-requested` as true at once and is stopped after the
+    /// grace period. Waits up to the grace period and one second for the end.
     pub async fn cancel(&self, run_id: &str) -> StoreResult<CancelResult> {
         let Some(handle) = self.active_run(run_id) else {
             return Ok(match self.store.run(run_id)? {

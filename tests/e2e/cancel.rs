@@ -94,3 +94,15 @@ async fn client_disconnect_does_not_cancel_run() {
 
     assert_eq!(server.wait_for_end(&run_id).await["status"], "succeeded");
 }
+
+#[tokio::test]
+async fn cancel_stops_guest_waiting_in_host_call() {
+    let server = Server::start_with(&["--cancel-grace-secs", "1"]).await;
+    server.deploy("testbed").await;
+    let run_id = server.start_run("testbed", json!({ "mode": "sleep_uncooperative", "ms": 120000 })).await;
+    server.wait_for_status(&run_id, "running").await;
+
+    let reply = server.post(&format!("/v1/runs/{run_id}/cancel"), json!({})).await;
+
+    assert_eq!(reply.body["status"], "canceled");
+}

@@ -24,7 +24,7 @@ fn workspace() -> &'static Path {
 }
 
 /// Builds the example crews once per test process and returns the folder
-/// that holds their `.wasm` files.
+/// that contains their `.wasm` files.
 fn crews_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -50,7 +50,7 @@ fn crews_dir() -> &'static Path {
     })
 }
 
-/// The component bytes of an example crew, by its folder name (`echo`).
+/// Reads the component bytes of an example crew by its folder name (`echo`).
 pub fn crew(name: &str) -> Vec<u8> {
     let path = crews_dir().join(format!("crew_{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|error| panic!("could not read {}: {error}", path.display()))
@@ -65,7 +65,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// The `error.code` of an error body.
+    /// Returns the `error.code` of an error body.
     pub fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
     }
@@ -306,7 +306,7 @@ impl Drop for Server {
     }
 }
 
-/// One Server-Sent Event as a test sees it.
+/// One Server-Sent Event as a test receives it.
 #[derive(Debug, Clone)]
 pub struct SseEvent {
     pub id: Option<u64>,
@@ -321,7 +321,7 @@ pub struct SseStream {
 }
 
 impl SseStream {
-    /// The next event, or `None` once the server closed the stream.
+    /// Returns the next event, or `None` once the server closed the stream.
     pub async fn next(&mut self) -> Option<SseEvent> {
         loop {
             if let Some(event) = self.take_event() {
@@ -389,7 +389,7 @@ impl Server {
     }
 }
 
-/// The sequence numbers of a list of events.
+/// Returns the sequence numbers of a list of events.
 pub fn seqs(events: &[SseEvent]) -> Vec<u64> {
     events.iter().map(|event| event.data["seq"].as_u64().expect("seq is a number")).collect()
 }

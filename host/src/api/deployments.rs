@@ -1,9 +1,8 @@
 //! Deployments and their versions: upload a component, list, show, delete.
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::body::Body;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -11,7 +10,8 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::extract::{Query, body_too_large};
+use super::body::read_limited;
+use super::extract::Query;
 use super::{ApiError, ApiResult, AppState};
 use crate::runtime::DeployError;
 use crate::storage::Deployment;
@@ -19,12 +19,9 @@ use crate::storage::Deployment;
 /// Longest deployment name, in bytes.
 const MAX_NAME_BYTES: usize = 64;
 
-pub(super) fn routes(max_component_bytes: usize) -> Router<AppState> {
+pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/v1/deployments",
-            post(deploy).layer(DefaultBodyLimit::max(max_component_bytes)).get(list),
-        )
+        .route("/v1/deployments", post(deploy).get(list))
         .route("/v1/deployments/{deployment}", get(show).delete(remove))
 }
 
@@ -88,14 +85,11 @@ async fn deploy(
     State(state): State<AppState>,
     Query(query): Query<DeployQuery>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<impl IntoResponse> {
     let name = check_name(query.name)?;
     check_content_type(&headers)?;
-    let component = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
-        _ => ApiError::bad_request("invalid_body", rejection.body_text()),
-    })?;
+    let component = read_limited(body, state.body_limits.component_bytes, "--max-component-mib").await?;
 
     let compiled = state.runtime.compile(component.clone()).await.map_err(deploy_error)?;
 

@@ -4,8 +4,8 @@
 //! A follower subscribes to the run's live channel before it reads the log,
 //! and drops events whose sequence number it has already sent, so nothing
 //! falls between replay and live follow. The run never waits for a
-//! follower: a follower that falls behind the live channel reads the missed
-//! events from the log again.
+//! follower, because its sink only sends to a broadcast channel. A follower
+//! that falls behind that channel reads the missed events from the log.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -60,7 +60,8 @@ struct EventsQuery {
     after: Option<u64>,
 }
 
-/// The sequence number to resume after: `Last-Event-ID`, else `?after=`.
+/// Returns the sequence number to resume after: `Last-Event-ID`, else
+/// `?after=`.
 fn resume_point(headers: &HeaderMap, after: Option<u64>) -> ApiResult<u64> {
     let Some(value) = headers.get("last-event-id") else {
         return Ok(after.unwrap_or(0));

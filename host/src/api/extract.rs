@@ -1,66 +1,61 @@
 //! Extractors that turn axum's rejections into [`ApiError`]s, so a malformed
 //! request gets the API's error shape with the field it got wrong.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
+use super::AppState;
+use super::body::read_limited;
 use super::error::ApiError;
 
-/// A JSON request body.
+/// A JSON request body, read up to the server's JSON body limit.
 pub struct Json<T>(pub T);
 
-impl<S, T> FromRequest<S> for Json<T>
+impl<T> FromRequest<AppState> for Json<T>
 where
-    S: Send + Sync,
     T: DeserializeOwned,
 {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
+        let media_type = content_type.split(';').next().unwrap_or("").trim();
+        let is_json = media_type.eq_ignore_ascii_case("application/json")
+            || (media_type.starts_with("application/") && media_type.ends_with("+json"));
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("the content type {content_type:?} is not accepted here; send JSON with `Content-Type: application/json`"),
+            ));
         }
+
+        let bytes = read_limited(request.into_body(), state.body_limits.json_bytes, "--max-json-body-mib").await?;
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| json_error(&error))?;
+        deserializer.end().map_err(|error| {
+            ApiError::bad_request("invalid_json", format!("the request body is not valid JSON: {error}"))
+        })?;
+        Ok(Self(value))
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    match rejection {
-        JsonRejection::JsonDataError(error) => ApiError::bad_request(
-            "invalid_field",
-            format!("the request body has a missing or wrong field: {}", without_prefix(&error.body_text())),
-        ),
-        JsonRejection::JsonSyntaxError(error) => ApiError::bad_request(
-            "invalid_json",
-            format!("the request body is not valid JSON: {}", without_prefix(&error.body_text())),
-        ),
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "the request body must be JSON; send the header `Content-Type: application/json`",
-        ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
-        other => ApiError::bad_request("invalid_body", format!("the request body could not be read: {}", other.body_text())),
+/// Turns a decoding error into `invalid_json` (not JSON at all) or
+/// `invalid_field` (JSON of the wrong shape), naming the field.
+fn json_error(error: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let inner = error.inner();
+    if inner.is_syntax() || inner.is_eof() {
+        return ApiError::bad_request("invalid_json", format!("the request body is not valid JSON: {inner}"));
     }
-}
-
-/// A 413 for a body over the configured limit.
-pub fn body_too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        "the request body is larger than the server accepts; send a smaller body, or start the \
-         server with a higher --max-json-body-mib or --max-component-mib",
-    )
-}
-
-/// Drops axum's generic sentence before the first `: `, which leaves serde's
-/// message with the field path, such as `input: invalid type: ...`.
-fn without_prefix(text: &str) -> &str {
-    text.split_once(": ").map_or(text, |(_, rest)| rest)
+    let path = error.path().to_string();
+    if path == "." {
+        ApiError::bad_request("invalid_field", format!("the request body has a missing or wrong field: {inner}"))
+    } else {
+        ApiError::bad_request("invalid_field", format!("the request body has a wrong field `{path}`: {inner}"))
+    }
 }
 
 /// Query parameters.
@@ -83,4 +78,10 @@ where
             Err(other) => Err(ApiError::bad_request("invalid_parameter", other.body_text())),
         }
     }
+}
+
+/// Drops axum's generic sentence before the first `: `, which leaves serde's
+/// message, such as `limit: invalid digit found in string`.
+fn without_prefix(text: &str) -> &str {
+    text.split_once(": ").map_or(text, |(_, rest)| rest)
 }

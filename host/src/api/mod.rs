@@ -2,6 +2,7 @@
 //! error shape. Handlers validate input, then call the storage layer and the
 //! scheduler; they never run guest code themselves.
 
+mod body;
 mod deployments;
 mod error;
 mod events;
@@ -13,7 +14,7 @@ mod threads;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -44,7 +45,7 @@ impl Default for BodyLimits {
     }
 }
 
-/// What every handler can reach.
+/// State shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
@@ -58,13 +59,12 @@ pub struct AppState {
 /// Builds the router with every route, authentication and tracing.
 pub fn router(state: AppState) -> Router {
     let authenticated = Router::new()
-        .merge(deployments::routes(state.body_limits.component_bytes))
+        .merge(deployments::routes())
         .merge(runs::routes())
         .merge(threads::routes())
         .merge(events::routes())
         .merge(keys::routes())
         .route("/v1/stats", get(stats))
-        .layer(DefaultBodyLimit::max(state.body_limits.json_bytes))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
 
     Router::new()

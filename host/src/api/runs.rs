@@ -43,7 +43,7 @@ struct CreateRun {
     version_number: Option<u32>,
 }
 
-/// A run as the API shows it, with `duration_ms`.
+/// Renders a run as the API shows it, with `duration_ms`.
 pub(super) fn run_view(run: &Run) -> Value {
     let mut view = json!(run);
     view["duration_ms"] = json!(run.duration_ms());
@@ -90,7 +90,7 @@ pub(super) async fn accept_run(
     Ok(run)
 }
 
-/// The 202 response for an accepted run.
+/// Builds the 202 response for an accepted run.
 pub(super) fn accepted(run: &Run) -> Response {
     let body = json!({
         "run_id": run.id,

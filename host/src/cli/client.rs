@@ -73,7 +73,7 @@ impl Client {
         })?;
         if !response.status().is_success() {
             decode(response).await?;
-            bail!("the server refused the event stream");
+            bail!("the server rejected the event stream request");
         }
         Ok(response)
     }
@@ -103,6 +103,6 @@ async fn decode(response: Response) -> anyhow::Result<Value> {
     }
     match (body["error"]["code"].as_str(), body["error"]["message"].as_str()) {
         (Some(code), Some(message)) => bail!("{message} ({code}, HTTP {})", status.as_u16()),
-        _ => bail!("the server answered HTTP {}: {body}", status.as_u16()),
+        _ => bail!("the server returned HTTP {}: {body}", status.as_u16()),
     }
 }

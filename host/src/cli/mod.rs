@@ -129,7 +129,7 @@ struct ServeArgs {
     /// Largest data of one event, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     max_event_bytes: u64,
-    /// Most events in one run's log.
+    /// Maximum number of events in one run's log.
     #[arg(long, default_value_t = 10_000)]
     max_events: u64,
     /// Seconds a canceled run may keep running before the host stops it.

@@ -59,8 +59,8 @@ impl SseParser {
 }
 
 /// Prints each event of a run as it arrives and returns the terminal event.
-/// On a terminal, a progress line shows the elapsed time, the current agent
-/// or task and the event count; otherwise every event is one plain line.
+/// On a terminal, one progress line shows the elapsed time, the current agent
+/// or task and the event count. Otherwise every event is one plain line.
 pub async fn follow(client: &Client, run_id: &str) -> anyhow::Result<Value> {
     let progress = std::io::stderr().is_terminal();
     let started = Instant::now();
@@ -111,7 +111,7 @@ pub async fn follow(client: &Client, run_id: &str) -> anyhow::Result<Value> {
     }
 }
 
-/// The agent or task an event names, for the progress line.
+/// Returns the agent or task an event names, for the progress line.
 fn describe_step(event: &Value) -> Option<String> {
     let data = &event["data"];
     let agent = data["agent"].as_str();
