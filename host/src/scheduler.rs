@@ -28,19 +28,44 @@ const LIVE_EVENT_BUFFER: usize = 256;
 pub struct SchedulerConfig {
     /// Runs that may execute at once; the rest wait as `pending`.
     pub max_concurrent_runs: usize,
-    /// Limits of every run.
-    pub limits: RunLimits,
+    /// Runs that may wait as `pending`; beyond it new runs are rejected.
+    pub max_pending_runs: usize,
+    /// Maximum number of events in one run's log.
+    pub max_events: u64,
+    /// Maximum size of one event's data, in bytes.
+    pub max_event_bytes: u64,
     /// How long a canceled run may keep running before the host stops it.
     pub cancel_grace: Duration,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
+        let limits = RunLimits::default();
         Self {
             max_concurrent_runs: 64,
-            limits: RunLimits::default(),
+            max_pending_runs: 10_000,
+            max_events: limits.max_events,
+            max_event_bytes: limits.max_event_bytes,
             cancel_grace: Duration::from_secs(2),
         }
+    }
+}
+
+/// The pending queue is full.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueFull {
+    pub max_pending_runs: usize,
+}
+
+/// A place in the pending queue, held from acceptance until the run starts
+/// or ends; dropping it frees the place.
+pub struct PendingSlot {
+    pending: Arc<AtomicU64>,
+}
+
+impl Drop for PendingSlot {
+    fn drop(&mut self) {
+        self.pending.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -82,7 +107,11 @@ pub struct Scheduler {
     runtime: Arc<Runtime>,
     config: SchedulerConfig,
     permits: Arc<Semaphore>,
+    /// Permits of deployments with their own concurrency limit, with that
+    /// limit.
+    deployment_permits: Mutex<HashMap<String, (u32, Arc<Semaphore>)>>,
     active: Mutex<HashMap<String, Arc<ActiveRun>>>,
+    pending: Arc<AtomicU64>,
     running: AtomicU64,
     stopping: AtomicBool,
     /// The id of every run handed to the scheduler, for thread followers.
@@ -96,7 +125,9 @@ impl Scheduler {
             store,
             runtime,
             config,
+            deployment_permits: Mutex::new(HashMap::new()),
             active: Mutex::new(HashMap::new()),
+            pending: Arc::new(AtomicU64::new(0)),
             running: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
             started: broadcast::channel(LIVE_EVENT_BUFFER).0,
@@ -113,8 +144,11 @@ impl Scheduler {
             let Some(run) = self.store.run(&run_id)? else { continue };
             match run.status {
                 RunStatus::Pending => {
+                    // Runs accepted before the restart may exceed the queue
+                    // bound; none of them is dropped.
+                    let slot = self.take_slot();
                     let next_seq = self.store.last_event_seq(&run_id)? + 1;
-                    self.spawn(run, next_seq);
+                    self.spawn(run, slot, next_seq);
                     requeued += 1;
                 }
                 RunStatus::Running => {
@@ -137,13 +171,32 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Starts driving a run that is already stored as `pending` (and
-    /// flushed, when a client received its id).
-    pub fn submit(self: &Arc<Self>, run: Run) {
-        self.spawn(run, 1);
+    /// Reserves a place in the pending queue for a run about to be accepted.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueFull`] when `max_pending_runs` runs are already waiting.
+    pub fn reserve(&self) -> Result<PendingSlot, QueueFull> {
+        let max = self.config.max_pending_runs as u64;
+        let reserved = self.pending.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |pending| (pending < max).then_some(pending + 1));
+        match reserved {
+            Ok(_) => Ok(PendingSlot { pending: self.pending.clone() }),
+            Err(_) => Err(QueueFull { max_pending_runs: self.config.max_pending_runs }),
+        }
     }
 
-    fn spawn(self: &Arc<Self>, run: Run, next_seq: u64) {
+    fn take_slot(&self) -> PendingSlot {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        PendingSlot { pending: self.pending.clone() }
+    }
+
+    /// Starts driving a run that is already stored as `pending` (and
+    /// flushed, when a client received its id).
+    pub fn submit(self: &Arc<Self>, run: Run, slot: PendingSlot) {
+        self.spawn(run, slot, 1);
+    }
+
+    fn spawn(self: &Arc<Self>, run: Run, slot: PendingSlot, next_seq: u64) {
         let (live, _) = broadcast::channel(LIVE_EVENT_BUFFER);
         let handle = Arc::new(ActiveRun {
             cancel: CancelSignal::default(),
@@ -160,7 +213,7 @@ impl Scheduler {
             deployment_id = %run.deployment_id,
             thread_id = run.thread_id.as_deref().unwrap_or(""),
         );
-        tokio::spawn(self.clone().drive(run, handle).instrument(span));
+        tokio::spawn(self.clone().drive(run, handle, slot).instrument(span));
     }
 
     /// Subscribes to the ids of runs handed to the scheduler from now on.
@@ -205,9 +258,25 @@ impl Scheduler {
 
     /// Numbers of runs that are pending and running now.
     pub fn counts(&self) -> (u64, u64) {
-        let active = self.lock_active().len() as u64;
-        let running = self.running.load(Ordering::Relaxed);
-        (active.saturating_sub(running), running)
+        (self.pending.load(Ordering::Relaxed), self.running.load(Ordering::Relaxed))
+    }
+
+    /// Returns the semaphore of a deployment with its own concurrency limit,
+    /// replacing it when the limit changed.
+    fn deployment_semaphore(&self, deployment_id: &str, limit: Option<u32>) -> Option<Arc<Semaphore>> {
+        let mut permits = self.deployment_permits.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(limit) = limit else {
+            permits.remove(deployment_id);
+            return None;
+        };
+        match permits.get(deployment_id) {
+            Some((current, semaphore)) if *current == limit => Some(semaphore.clone()),
+            _ => {
+                let semaphore = Arc::new(Semaphore::new(limit.max(1) as usize));
+                permits.insert(deployment_id.to_string(), (limit, semaphore.clone()));
+                Some(semaphore)
+            }
+        }
     }
 
     /// Stops starting pending runs and waits up to `grace` for running runs
@@ -228,24 +297,63 @@ impl Scheduler {
         self.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    async fn drive(self: Arc<Self>, run: Run, handle: Arc<ActiveRun>) {
-        let permit = tokio::select! {
-            permit = self.permits.clone().acquire_owned() => permit.ok(),
+    async fn drive(self: Arc<Self>, run: Run, handle: Arc<ActiveRun>, slot: PendingSlot) {
+        let limits = match self.store.deployment(&run.deployment_id) {
+            Ok(Some(deployment)) => deployment.limits,
+            Ok(None) => {
+                drop(slot);
+                let message = format!("deployment {} was deleted before the run started", run.deployment_id);
+                self.finish(&run.id, &handle, RunOutcome::Failed { code: "deployment_deleted", message }).await;
+                return;
+            }
+            Err(error) => {
+                drop(slot);
+                tracing::error!(%error, "reading the run's deployment failed");
+                let message = format!("the host could not read the deployment: {error}");
+                self.finish(&run.id, &handle, RunOutcome::Failed { code: "internal", message }).await;
+                return;
+            }
+        };
+
+        let deployment_semaphore = self.deployment_semaphore(&run.deployment_id, limits.max_concurrent_runs);
+        let permits = async {
+            // Take the deployment's permit first, so a deployment at its own
+            // limit does not hold places of the global limit.
+            let deployment_permit = match deployment_semaphore {
+                Some(semaphore) => Some(semaphore.acquire_owned().await.ok()?),
+                None => None,
+            };
+            let global_permit = self.permits.clone().acquire_owned().await.ok()?;
+            Some((deployment_permit, global_permit))
+        };
+        let permits = tokio::select! {
+            permits = permits => permits,
             () = handle.cancel.requested() => None,
         };
+        drop(slot);
         if self.stopping.load(Ordering::SeqCst) {
             // Leave the run pending; recovery queues it on the next start.
             self.lock_active().remove(&run.id);
             return;
         }
-        let Some(_permit) = permit else {
+        let Some(_permits) = permits else {
             tracing::info!("run canceled while pending");
             self.finish(&run.id, &handle, RunOutcome::Canceled).await;
             return;
         };
 
         self.running.fetch_add(1, Ordering::SeqCst);
-        let outcome = match self.execute(&run, &handle).await {
+        let limits = RunLimits {
+            timeout_secs: limits.timeout_secs,
+            memory_mib: limits.memory_mib,
+            stack_kib: limits.stack_kib,
+            fuel: limits.fuel,
+            max_output_bytes: limits.max_output_bytes,
+            max_values_bytes: limits.max_values_bytes,
+            max_event_bytes: self.config.max_event_bytes,
+            max_events: self.config.max_events,
+        };
+        let outcome = match self.execute(&run, &handle, limits).await {
             Ok(outcome) => outcome,
             Err(error) => {
                 tracing::error!(%error, "the run could not be executed");
@@ -256,7 +364,7 @@ impl Scheduler {
         self.running.fetch_sub(1, Ordering::SeqCst);
     }
 
-    async fn execute(&self, run: &Run, handle: &Arc<ActiveRun>) -> anyhow::Result<RunOutcome> {
+    async fn execute(&self, run: &Run, handle: &Arc<ActiveRun>, limits: RunLimits) -> anyhow::Result<RunOutcome> {
         let started = self.store.start_run(&run.id, OffsetDateTime::now_utc())?;
         let sink = Arc::new(RunSink { store: self.store.clone(), run_id: run.id.clone(), handle: handle.clone() });
         sink.append(event_types::RUN_STARTED, json!({ "attempt": started.attempt, "version_number": run.version_number }))?;
@@ -266,7 +374,7 @@ impl Scheduler {
         let version_id = run.version_id.clone();
         let pre = self
             .runtime
-            .prepare(&run.version_id, move || {
+            .prepare(&run.version_id, limits.engine_key(), move || {
                 store
                     .component(&version_id)?
                     .ok_or_else(|| anyhow::anyhow!("version {version_id} has no stored component"))
@@ -288,7 +396,7 @@ impl Scheduler {
             input: run.input.clone(),
             values,
             config: Arc::default(),
-            limits: self.config.limits,
+            limits,
             cancel: handle.cancel.clone(),
             cancel_grace: self.config.cancel_grace,
         };

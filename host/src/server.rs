@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use crate::api::{self, AppState, BodyLimits};
 use crate::runtime::Runtime;
 use crate::scheduler::{Scheduler, SchedulerConfig};
-use crate::storage::{SledStore, Store};
+use crate::storage::{DeploymentLimits, SledStore, Store};
 
 /// The file in the data directory that holds the key `serve` created.
 pub const API_KEY_FILE: &str = "api-key";
@@ -24,6 +24,8 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     pub scheduler: SchedulerConfig,
     pub body_limits: BodyLimits,
+    /// The limits of a new deployment that sets none.
+    pub default_limits: DeploymentLimits,
     /// A key to accept in addition to the stored ones, stored hashed.
     pub env_api_key: Option<String>,
     /// How long a shutdown waits for running runs.
@@ -51,7 +53,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         scheduler: scheduler.clone(),
         runtime,
         body_limits: config.body_limits,
-        run_limits: config.scheduler.limits,
+        default_limits: config.default_limits,
     };
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await

@@ -11,9 +11,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::body::read_limited;
-use super::extract::Query;
+use super::extract::{Json, Query};
+use super::limits::LimitsPatch;
 use super::{ApiError, ApiResult, AppState};
-use crate::runtime::DeployError;
+use crate::runtime::{DeployError, EngineKey};
 use crate::storage::Deployment;
 
 /// Longest deployment name, in bytes.
@@ -22,7 +23,7 @@ const MAX_NAME_BYTES: usize = 64;
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/deployments", post(deploy).get(list))
-        .route("/v1/deployments/{deployment}", get(show).delete(remove))
+        .route("/v1/deployments/{deployment}", get(show).patch(update).delete(remove))
 }
 
 /// Finds a deployment by id or name, or returns a 404 that names it.
@@ -30,9 +31,32 @@ pub(super) fn find(state: &AppState, id_or_name: &str) -> ApiResult<Deployment> 
     state.store.deployment(id_or_name)?.ok_or_else(|| ApiError::not_found("deployment", id_or_name))
 }
 
+/// Query parameters of a deploy: the name and optional limits.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DeployQuery {
     name: Option<String>,
+    timeout_secs: Option<u64>,
+    memory_mib: Option<u64>,
+    stack_kib: Option<u64>,
+    max_output_bytes: Option<u64>,
+    max_values_bytes: Option<u64>,
+    fuel: Option<u64>,
+    max_concurrent_runs: Option<u32>,
+}
+
+impl DeployQuery {
+    fn limits(&self) -> LimitsPatch {
+        LimitsPatch {
+            timeout_secs: self.timeout_secs,
+            memory_mib: self.memory_mib,
+            stack_kib: self.stack_kib,
+            max_output_bytes: self.max_output_bytes,
+            max_values_bytes: self.max_values_bytes,
+            fuel: self.fuel.map(Some),
+            max_concurrent_runs: self.max_concurrent_runs.map(Some),
+        }
+    }
 }
 
 /// Checks a deployment name: 1 to 64 letters, digits, `-`, `_` or `.`,
@@ -87,15 +111,22 @@ async fn deploy(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
+    let patch = query.limits();
     let name = check_name(query.name)?;
     check_content_type(&headers)?;
+    let base = match state.store.deployment(&name)? {
+        Some(existing) => existing.limits,
+        None => state.default_limits,
+    };
+    let limits = patch.apply(base)?;
     let component = read_limited(body, state.body_limits.component_bytes, "--max-component-mib").await?;
 
-    let compiled = state.runtime.compile(component.clone()).await.map_err(deploy_error)?;
+    let engine_key = run_limits_key(&limits);
+    let compiled = state.runtime.compile(component.clone(), engine_key).await.map_err(deploy_error)?;
 
     let sha256 = hex::encode(Sha256::digest(&component));
-    let (deployment, version) = state.store.add_version(&name, &component, &sha256)?;
-    state.runtime.install(&version.version_id, compiled).await.map_err(ApiError::internal)?;
+    let (deployment, version) = state.store.add_version(&name, &component, &sha256, &limits, !patch.is_empty())?;
+    state.runtime.install(&version.version_id, engine_key, compiled).await.map_err(ApiError::internal)?;
     state.store.flush().await?;
     tracing::info!(
         deployment_id = %deployment.deployment_id,
@@ -128,8 +159,32 @@ async fn show(State(state): State<AppState>, Path(id_or_name): Path<String>) -> 
 
     let mut view = json!(deployment);
     view["versions"] = json!(versions);
-    view["limits"] = json!(state.run_limits);
     Ok(axum::Json(view))
+}
+
+/// The body of `PATCH /v1/deployments/{id}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateDeployment {
+    limits: LimitsPatch,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path(id_or_name): Path<String>,
+    Json(body): Json<UpdateDeployment>,
+) -> ApiResult<impl IntoResponse> {
+    let deployment = find(&state, &id_or_name)?;
+    let limits = body.limits.apply(deployment.limits)?;
+    let deployment = state.store.update_deployment_limits(&deployment.deployment_id, &limits)?;
+    state.store.flush().await?;
+    tracing::info!(deployment_id = %deployment.deployment_id, ?limits, "deployment limits changed");
+    Ok(axum::Json(deployment))
+}
+
+/// The engine settings that a deployment's limits need.
+fn run_limits_key(limits: &crate::storage::DeploymentLimits) -> EngineKey {
+    EngineKey { stack_kib: limits.stack_kib, fuel: limits.fuel.is_some() }
 }
 
 async fn remove(State(state): State<AppState>, Path(id_or_name): Path<String>) -> ApiResult<impl IntoResponse> {

@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod extract;
 pub mod keys;
+mod limits;
 mod runs;
 mod threads;
 
@@ -24,9 +25,9 @@ use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult};
 
-use crate::runtime::{RunLimits, Runtime};
+use crate::runtime::Runtime;
 use crate::scheduler::Scheduler;
-use crate::storage::Store;
+use crate::storage::{DeploymentLimits, Store};
 
 const MIB: usize = 1024 * 1024;
 
@@ -52,8 +53,8 @@ pub struct AppState {
     pub scheduler: Arc<Scheduler>,
     pub runtime: Arc<Runtime>,
     pub body_limits: BodyLimits,
-    /// The limits every run gets, shown with each deployment.
-    pub run_limits: RunLimits,
+    /// The limits of a new deployment that sets none.
+    pub default_limits: DeploymentLimits,
 }
 
 /// Builds the router with every route, authentication and tracing.

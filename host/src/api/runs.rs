@@ -21,6 +21,9 @@ use crate::storage::{Page, Run, RunFilter, RunStatus};
 const DEFAULT_WAIT_SECS: u64 = 300;
 const MAX_WAIT_SECS: u64 = 3600;
 
+/// Seconds a client is told to wait when the pending queue is full.
+const RETRY_AFTER_SECS: u64 = 2;
+
 /// Default and maximum page size of listings.
 pub(super) const DEFAULT_LIMIT: usize = 20;
 pub(super) const MAX_LIMIT: usize = 100;
@@ -69,6 +72,19 @@ pub(super) async fn accept_run(
         }))
     })?;
 
+    let slot = state.scheduler.reserve().map_err(|full| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "queue_full",
+            format!(
+                "{} runs are already waiting to start, the most this server queues; retry after a few \
+                 seconds, or start the server with a higher --max-pending-runs",
+                full.max_pending_runs
+            ),
+        )
+        .with_retry_after(RETRY_AFTER_SECS)
+    })?;
+
     let run = Run {
         id: ids::new_id(ids::RUN),
         deployment_id: deployment.deployment_id,
@@ -86,7 +102,7 @@ pub(super) async fn accept_run(
     };
     state.store.insert_run(&run)?;
     state.store.flush().await?;
-    state.scheduler.submit(run.clone());
+    state.scheduler.submit(run.clone(), slot);
     Ok(run)
 }
 

@@ -29,7 +29,8 @@ pub async fn exec(file: &Path, input: Value, values: Value, timeout_secs: u64) -
     let bytes = std::fs::read(file).with_context(|| format!("could not read {}", file.display()))?;
     let artifacts = std::env::temp_dir().join(format!("crewhost-exec-{}", std::process::id()));
     let runtime = Arc::new(Runtime::new(&artifacts)?);
-    let compiled = runtime.compile(bytes.into()).await.map_err(|error| anyhow::anyhow!("{error} ({})", error.code()));
+    let limits = RunLimits { timeout_secs, ..RunLimits::default() };
+    let compiled = runtime.compile(bytes.into(), limits.engine_key()).await.map_err(|error| anyhow::anyhow!("{error} ({})", error.code()));
     let _ = std::fs::remove_dir_all(&artifacts);
     let compiled = compiled?;
 
@@ -44,7 +45,7 @@ pub async fn exec(file: &Path, input: Value, values: Value, timeout_secs: u64) -
         input,
         values,
         config: Arc::default(),
-        limits: RunLimits { timeout_secs, ..RunLimits::default() },
+        limits,
         cancel: CancelSignal::default(),
         cancel_grace: Duration::from_secs(2),
     };

@@ -14,9 +14,9 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::api::BodyLimits;
-use crate::runtime::RunLimits;
 use crate::scheduler::SchedulerConfig;
 use crate::server::{self, ServeConfig};
+use crate::storage::DeploymentLimits;
 use client::Client;
 
 const MIB: usize = 1024 * 1024;
@@ -112,20 +112,29 @@ struct ServeArgs {
     #[arg(long, env = "CREWHOST_ADDR", default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
     /// Runs that may execute at once; the rest wait as `pending`.
-    #[arg(long, default_value_t = 64)]
-    max_concurrent_runs: usize,
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    max_concurrent_runs: u64,
     /// Largest JSON request body, in MiB.
     #[arg(long, default_value_t = 16)]
     max_json_body_mib: usize,
     /// Largest component upload, in MiB.
     #[arg(long, default_value_t = 128)]
     max_component_mib: usize,
-    /// Wall-clock time a run may take, in seconds.
-    #[arg(long, default_value_t = 300)]
+    /// Runs that may wait as `pending`; beyond it new runs get 429.
+    #[arg(long, default_value_t = 10_000)]
+    max_pending_runs: usize,
+    /// Wall-clock time a run may take, in seconds, for deployments that set
+    /// no timeout_secs.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     run_timeout_secs: u64,
-    /// Linear memory a run may use, in MiB.
-    #[arg(long, default_value_t = 256)]
+    /// Linear memory a run may use, in MiB, for deployments that set no
+    /// memory_mib.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=16_384))]
     run_memory_mib: u64,
+    /// Wasm stack a run may use, in KiB, for deployments that set no
+    /// stack_kib.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(64..=8_192))]
+    run_stack_kib: u64,
     /// Largest data of one event, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     max_event_bytes: u64,
@@ -246,15 +255,17 @@ fn serve_config(args: ServeArgs, data_dir: PathBuf, api_key: Option<String>) -> 
         addr: args.addr,
         data_dir,
         scheduler: SchedulerConfig {
-            max_concurrent_runs: args.max_concurrent_runs,
-            limits: RunLimits {
-                timeout_secs: args.run_timeout_secs,
-                memory_mib: args.run_memory_mib,
-                max_event_bytes: args.max_event_bytes,
-                max_events: args.max_events,
-                ..RunLimits::default()
-            },
+            max_concurrent_runs: args.max_concurrent_runs as usize,
+            max_pending_runs: args.max_pending_runs,
+            max_event_bytes: args.max_event_bytes,
+            max_events: args.max_events,
             cancel_grace: Duration::from_secs(args.cancel_grace_secs),
+        },
+        default_limits: DeploymentLimits {
+            timeout_secs: args.run_timeout_secs,
+            memory_mib: args.run_memory_mib,
+            stack_kib: args.run_stack_kib,
+            ..DeploymentLimits::default()
         },
         body_limits: BodyLimits {
             json_bytes: args.max_json_body_mib.saturating_mul(MIB),

@@ -101,10 +101,15 @@ impl Runtime {
     pub async fn execute(&self, pre: &CrewPre<RunState>, request: RunRequest, sink: Arc<dyn EventSink>) -> RunOutcome {
         let events = Arc::new(RunEvents::new(sink, &request.limits));
         let state = RunState::new(events.clone(), &request.limits, request.config.clone(), request.cancel.clone());
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(pre.instance_pre().engine(), state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
+        // `pre` comes from the engine of `limits.engine_key()`, which meters
+        // fuel exactly when the limits set a budget.
+        if let Some(fuel) = request.limits.fuel {
+            let _ = store.set_fuel(fuel);
+        }
 
         let info = types::RunInfo {
             run_id: request.info.run_id.clone(),
@@ -224,7 +229,21 @@ fn classify_error(error: &wasmtime::Error, state: &RunState, limits: &RunLimits)
     if trap == Some(&Trap::StackOverflow) {
         return RunOutcome::failed(
             "stack_overflow",
-            "the crew overflowed its wasm stack, usually through unbounded recursion; recurse less deeply",
+            format!(
+                "the crew overflowed its wasm stack of {} KiB, usually through unbounded recursion; \
+                 recurse less deeply or raise the deployment's stack_kib limit",
+                limits.stack_kib
+            ),
+        );
+    }
+    if trap == Some(&Trap::OutOfFuel) {
+        return RunOutcome::failed(
+            "fuel_exhausted",
+            format!(
+                "the crew used up its fuel budget of {} units; do less work per run or raise the \
+                 deployment's fuel limit",
+                limits.fuel.unwrap_or(u64::MAX)
+            ),
         );
     }
 

@@ -13,6 +13,11 @@ pub struct RunLimits {
     pub timeout_secs: u64,
     /// Linear memory a run may use, in MiB. Default 256.
     pub memory_mib: u64,
+    /// Wasm stack a run may use, in KiB. Default 512.
+    pub stack_kib: u64,
+    /// Fuel units a run may consume, for a deterministic CPU budget. Default
+    /// none: no fuel metering.
+    pub fuel: Option<u64>,
     /// Maximum size of the JSON output, in bytes. Default 4 MiB.
     pub max_output_bytes: u64,
     /// Maximum size of the JSON values a thread run returns, in bytes.
@@ -29,6 +34,8 @@ impl Default for RunLimits {
         Self {
             timeout_secs: 300,
             memory_mib: 256,
+            stack_kib: 512,
+            fuel: None,
             max_output_bytes: 4 * MIB as u64,
             max_values_bytes: 4 * MIB as u64,
             max_event_bytes: 64 * 1024,
@@ -40,6 +47,11 @@ impl Default for RunLimits {
 impl RunLimits {
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs)
+    }
+
+    /// The engine settings these limits need.
+    pub fn engine_key(&self) -> super::EngineKey {
+        super::EngineKey { stack_kib: self.stack_kib, fuel: self.fuel.is_some() }
     }
 }
 

@@ -54,8 +54,18 @@ pub trait Store: Send + Sync + 'static {
     // Deployments and versions.
 
     /// Adds a version to the deployment named `name`, creating the
-    /// deployment when the name is new. Returns both records.
-    fn add_version(&self, name: &str, component: &[u8], sha256: &str) -> StoreResult<(Deployment, Version)>;
+    /// deployment with `limits` when the name is new and otherwise replacing
+    /// its limits with `limits` when given. Returns both records.
+    fn add_version(
+        &self,
+        name: &str,
+        component: &[u8],
+        sha256: &str,
+        limits: &DeploymentLimits,
+        replace_limits: bool,
+    ) -> StoreResult<(Deployment, Version)>;
+    /// Replaces a deployment's limits.
+    fn update_deployment_limits(&self, deployment_id: &str, limits: &DeploymentLimits) -> StoreResult<Deployment>;
     fn deployment(&self, id_or_name: &str) -> StoreResult<Option<Deployment>>;
     fn deployments(&self) -> StoreResult<Vec<Deployment>>;
     fn versions(&self, deployment_id: &str) -> StoreResult<Vec<Version>>;

@@ -12,10 +12,51 @@ pub struct Deployment {
     pub deployment_id: String,
     pub name: String,
     pub latest_version: u32,
+    #[serde(default)]
+    pub limits: DeploymentLimits,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// Limits that apply to each run of a deployment.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct DeploymentLimits {
+    /// Wall-clock time a run may take, in seconds. Default 300.
+    pub timeout_secs: u64,
+    /// Linear memory a run may use, in MiB. Default 256.
+    pub memory_mib: u64,
+    /// Wasm stack a run may use, in KiB. Default 512.
+    pub stack_kib: u64,
+    /// Maximum size of a run's JSON output, in bytes. Default 4 MiB.
+    pub max_output_bytes: u64,
+    /// Maximum size of the JSON values a thread run returns, in bytes.
+    /// Default 4 MiB.
+    pub max_values_bytes: u64,
+    /// Fuel units a run may consume, for a deterministic CPU budget. Default
+    /// none: no fuel metering.
+    pub fuel: Option<u64>,
+    /// Runs of this deployment that may execute at once. Default none: only
+    /// the server-wide limit applies.
+    pub max_concurrent_runs: Option<u32>,
+}
+
+impl Default for DeploymentLimits {
+    fn default() -> Self {
+        Self {
+            timeout_secs: 300,
+            memory_mib: 256,
+            stack_kib: 512,
+            max_output_bytes: 4 * MIB,
+            max_values_bytes: 4 * MIB,
+            fuel: None,
+            max_concurrent_runs: None,
+        }
+    }
 }
 
 /// One uploaded component of a deployment. The component bytes are stored

@@ -142,7 +142,14 @@ impl Store for SledStore {
         Box::pin(async move { self.flusher.flush().await.map_err(StoreError::Flush) })
     }
 
-    fn add_version(&self, name: &str, component: &[u8], sha256: &str) -> StoreResult<(Deployment, Version)> {
+    fn add_version(
+        &self,
+        name: &str,
+        component: &[u8],
+        sha256: &str,
+        limits: &DeploymentLimits,
+        replace_limits: bool,
+    ) -> StoreResult<(Deployment, Version)> {
         let new_deployment_id = ids::new_id(ids::DEPLOYMENT);
         let version_id = ids::new_id(ids::VERSION);
         let now = OffsetDateTime::now_utc();
@@ -158,6 +165,9 @@ impl Store for SledStore {
                     Some(mut deployment) => {
                         deployment.latest_version += 1;
                         deployment.updated_at = now;
+                        if replace_limits {
+                            deployment.limits = *limits;
+                        }
                         deployment
                     }
                     None => {
@@ -166,6 +176,7 @@ impl Store for SledStore {
                             deployment_id: new_deployment_id.clone(),
                             name: name.to_string(),
                             latest_version: 1,
+                            limits: *limits,
                             created_at: now,
                             updated_at: now,
                         }
@@ -185,6 +196,20 @@ impl Store for SledStore {
                 tx_put(versions, version_key, &version)?;
                 components.insert(version_id.as_bytes(), component)?;
                 Ok((deployment, version))
+            })
+            .map_err(tx_error)
+    }
+
+    fn update_deployment_limits(&self, deployment_id: &str, limits: &DeploymentLimits) -> StoreResult<Deployment> {
+        self.deployments
+            .transaction(|deployments| {
+                let Some(mut deployment) = tx_get::<Deployment>(deployments, deployment_id)? else {
+                    return abort(StoreError::NotFound { kind: "deployment", id: deployment_id.to_string() });
+                };
+                deployment.limits = *limits;
+                deployment.updated_at = OffsetDateTime::now_utc();
+                tx_put(deployments, deployment_id, &deployment)?;
+                Ok(deployment)
             })
             .map_err(tx_error)
     }
