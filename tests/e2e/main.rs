@@ -6,6 +6,7 @@ mod cancel;
 mod deployments;
 mod errors;
 mod events;
+mod limits;
 mod restart;
 mod runs;
 mod support;
