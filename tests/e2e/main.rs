@@ -3,8 +3,10 @@
 
 mod auth;
 mod cancel;
+mod crash;
 mod deployments;
 mod errors;
+mod hostile;
 mod events;
 mod limits;
 mod restart;

@@ -17,7 +17,22 @@ use tempfile::TempDir;
 pub const KEY: &str = "chk_test_key_for_the_end_to_end_tests";
 
 /// The crews the tests deploy, as cargo packages.
-const CREWS: [&str; 4] = ["crew-echo", "crew-research", "crew-chat", "crew-testbed"];
+const CREWS: [&str; 14] = [
+    "crew-echo",
+    "crew-research",
+    "crew-chat",
+    "crew-testbed",
+    "hostile-spin",
+    "hostile-memory-bomb",
+    "hostile-recursion",
+    "hostile-huge-output",
+    "hostile-log-flood",
+    "hostile-big-event",
+    "hostile-host-call-flood",
+    "hostile-panic",
+    "hostile-sleep",
+    "hostile-escape",
+];
 
 fn workspace() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the host crate lives inside the workspace")
@@ -53,6 +68,13 @@ fn crews_dir() -> &'static Path {
 /// Reads the component bytes of an example crew by its folder name (`echo`).
 pub fn crew(name: &str) -> Vec<u8> {
     let path = crews_dir().join(format!("crew_{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|error| panic!("could not read {}: {error}", path.display()))
+}
+
+/// The component bytes of a hostile crew, by its folder name under
+/// `examples/hostile` (`memory-bomb`).
+pub fn hostile(name: &str) -> Vec<u8> {
+    let path = crews_dir().join(format!("hostile_{}.wasm", name.replace('-', "_")));
     std::fs::read(&path).unwrap_or_else(|error| panic!("could not read {}: {error}", path.display()))
 }
 
