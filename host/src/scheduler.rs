@@ -16,7 +16,9 @@ use time::OffsetDateTime;
 use tokio::sync::{Semaphore, broadcast, watch};
 use tracing::Instrument;
 
-use crate::runtime::{CancelSignal, EventSink, RunInfo, RunLimits, RunOutcome, RunRequest, Runtime, SinkError};
+use crate::runtime::{
+    AllowEntry, CancelSignal, EventSink, HttpPolicy, Redactor, RunInfo, RunLimits, RunOutcome, RunRequest, Runtime, SinkError,
+};
 use crate::storage::{Event, Run, RunEnd, RunError, RunStatus, Store, StoreError, StoreResult, event_types};
 
 /// How many live events a slow subscriber may fall behind before it has to
@@ -343,6 +345,7 @@ impl Scheduler {
         };
 
         self.running.fetch_add(1, Ordering::SeqCst);
+        let deployment_limits = limits;
         let limits = RunLimits {
             timeout_secs: limits.timeout_secs,
             memory_mib: limits.memory_mib,
@@ -353,7 +356,12 @@ impl Scheduler {
             max_event_bytes: self.config.max_event_bytes,
             max_events: self.config.max_events,
         };
-        let outcome = match self.execute(&run, &handle, limits).await {
+        let http_limits = HttpLimits {
+            timeout_secs: deployment_limits.http_timeout_secs,
+            max_response_bytes: deployment_limits.http_max_response_bytes,
+            max_requests: deployment_limits.http_max_requests,
+        };
+        let outcome = match self.execute(&run, &handle, limits, http_limits).await {
             Ok(outcome) => outcome,
             Err(error) => {
                 tracing::error!(%error, "the run could not be executed");
@@ -364,7 +372,13 @@ impl Scheduler {
         self.running.fetch_sub(1, Ordering::SeqCst);
     }
 
-    async fn execute(&self, run: &Run, handle: &Arc<ActiveRun>, limits: RunLimits) -> anyhow::Result<RunOutcome> {
+    async fn execute(
+        &self,
+        run: &Run,
+        handle: &Arc<ActiveRun>,
+        limits: RunLimits,
+        http_limits: HttpLimits,
+    ) -> anyhow::Result<RunOutcome> {
         let started = self.store.start_run(&run.id, OffsetDateTime::now_utc())?;
         let sink = Arc::new(RunSink { store: self.store.clone(), run_id: run.id.clone(), handle: handle.clone() });
         sink.append(event_types::RUN_STARTED, json!({ "attempt": started.attempt, "version_number": run.version_number }))?;
@@ -381,6 +395,18 @@ impl Scheduler {
             })
             .await?;
 
+        let settings = self.store.deployment_config(&run.deployment_id)?;
+        let secrets = Arc::new(Redactor::new(settings.secrets.values().map(String::as_str)));
+        let http = Arc::new(HttpPolicy {
+            // Entries were checked when they were stored.
+            allowed_hosts: settings.allowed_hosts.iter().filter_map(|entry| AllowEntry::parse(entry).ok()).collect(),
+            timeout: Duration::from_secs(http_limits.timeout_secs),
+            max_response_bytes: http_limits.max_response_bytes,
+            max_requests: http_limits.max_requests,
+        });
+        let mut config: HashMap<String, String> = settings.env.into_iter().collect();
+        config.extend(settings.secrets);
+
         let values = match &run.thread_id {
             Some(thread_id) => self.store.thread(thread_id)?.map_or(Value::Null, |thread| thread.values),
             None => Value::Null,
@@ -395,7 +421,9 @@ impl Scheduler {
             },
             input: run.input.clone(),
             values,
-            config: Arc::default(),
+            config: Arc::new(config),
+            secrets,
+            http,
             limits,
             cancel: handle.cancel.clone(),
             cancel_grace: self.config.cancel_grace,
@@ -427,6 +455,13 @@ impl Scheduler {
         let _ = handle.live.send(terminal);
         handle.done.send_replace(true);
     }
+}
+
+/// The outbound HTTP limits of a deployment.
+struct HttpLimits {
+    timeout_secs: u64,
+    max_response_bytes: u64,
+    max_requests: u64,
 }
 
 fn terminal_event(seq: u64, end: &RunEnd) -> Event {

@@ -30,6 +30,8 @@ pub struct ServeConfig {
     pub env_api_key: Option<String>,
     /// How long a shutdown waits for running runs.
     pub shutdown_grace: Duration,
+    /// Size of the store's page cache, in bytes.
+    pub store_cache_bytes: u64,
 }
 
 /// Opens the data directory, recovers unfinished runs and serves the API
@@ -38,7 +40,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("could not create the data directory {}", config.data_dir.display()))?;
     let db_path = config.data_dir.join("db");
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(&db_path).with_context(|| {
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&db_path, config.store_cache_bytes).with_context(|| {
         format!("could not open the store in {} (is another crewhost using this data directory?)", db_path.display())
     })?);
     let runtime = Arc::new(Runtime::new(&config.data_dir.join("compiled"))?);

@@ -22,7 +22,8 @@ async fn deploy_limits_are_shown_and_enforced() {
         shown.body["limits"],
         json!({
             "timeout_secs": 1, "memory_mib": 64, "stack_kib": 256, "max_output_bytes": 200,
-            "max_values_bytes": 100, "fuel": null, "max_concurrent_runs": 3
+            "max_values_bytes": 100, "fuel": null, "max_concurrent_runs": 3,
+            "http_timeout_secs": 30, "http_max_response_bytes": 16777216, "http_max_requests": 100
         })
     );
     assert_eq!(spin["error"]["code"], "timeout");

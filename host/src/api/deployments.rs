@@ -43,6 +43,9 @@ struct DeployQuery {
     max_values_bytes: Option<u64>,
     fuel: Option<u64>,
     max_concurrent_runs: Option<u32>,
+    http_timeout_secs: Option<u64>,
+    http_max_response_bytes: Option<u64>,
+    http_max_requests: Option<u64>,
 }
 
 impl DeployQuery {
@@ -55,6 +58,9 @@ impl DeployQuery {
             max_values_bytes: self.max_values_bytes,
             fuel: self.fuel.map(Some),
             max_concurrent_runs: self.max_concurrent_runs.map(Some),
+            http_timeout_secs: self.http_timeout_secs,
+            http_max_response_bytes: self.http_max_response_bytes,
+            http_max_requests: self.http_max_requests,
         }
     }
 }
@@ -157,8 +163,11 @@ async fn show(State(state): State<AppState>, Path(id_or_name): Path<String>) -> 
     let mut versions = state.store.versions(&deployment.deployment_id)?;
     versions.reverse();
 
+    let config = state.store.deployment_config(&deployment.deployment_id)?;
+
     let mut view = json!(deployment);
     view["versions"] = json!(versions);
+    view["allowed_hosts"] = json!(config.allowed_hosts);
     Ok(axum::Json(view))
 }
 

@@ -16,6 +16,9 @@ const STACK_KIB: (u64, u64) = (64, 8_192);
 const OUTPUT_BYTES: (u64, u64) = (1, 64 * MIB);
 const FUEL: (u64, u64) = (1, u64::MAX);
 const CONCURRENT_RUNS: (u64, u64) = (1, 10_000);
+const HTTP_TIMEOUT_SECS: (u64, u64) = (1, 600);
+const HTTP_RESPONSE_BYTES: (u64, u64) = (1, 256 * MIB);
+const HTTP_REQUESTS: (u64, u64) = (1, 100_000);
 
 /// Changes to a deployment's limits; fields left out keep their value, and
 /// `null` clears `fuel` or `max_concurrent_runs`.
@@ -31,6 +34,9 @@ pub(super) struct LimitsPatch {
     pub fuel: Option<Option<u64>>,
     #[serde(default, deserialize_with = "present")]
     pub max_concurrent_runs: Option<Option<u32>>,
+    pub http_timeout_secs: Option<u64>,
+    pub http_max_response_bytes: Option<u64>,
+    pub http_max_requests: Option<u64>,
 }
 
 /// Tells a field that is `null` (`Some(None)`) from one left out (`None`).
@@ -59,6 +65,9 @@ impl LimitsPatch {
             && self.max_values_bytes.is_none()
             && self.fuel.is_none()
             && self.max_concurrent_runs.is_none()
+            && self.http_timeout_secs.is_none()
+            && self.http_max_response_bytes.is_none()
+            && self.http_max_requests.is_none()
     }
 
     /// Applies the changes to `base` after checking each value's range.
@@ -86,6 +95,15 @@ impl LimitsPatch {
             limits.max_concurrent_runs = value
                 .map(|runs| check("max_concurrent_runs", u64::from(runs), CONCURRENT_RUNS).map(|runs| runs as u32))
                 .transpose()?;
+        }
+        if let Some(value) = self.http_timeout_secs {
+            limits.http_timeout_secs = check("http_timeout_secs", value, HTTP_TIMEOUT_SECS)?;
+        }
+        if let Some(value) = self.http_max_response_bytes {
+            limits.http_max_response_bytes = check("http_max_response_bytes", value, HTTP_RESPONSE_BYTES)?;
+        }
+        if let Some(value) = self.http_max_requests {
+            limits.http_max_requests = check("http_max_requests", value, HTTP_REQUESTS)?;
         }
         Ok(limits)
     }

@@ -3,6 +3,7 @@
 //! scheduler; they never run guest code themselves.
 
 mod body;
+mod config;
 mod deployments;
 mod error;
 mod events;
@@ -61,6 +62,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let authenticated = Router::new()
         .merge(deployments::routes())
+        .merge(config::routes())
         .merge(runs::routes())
         .merge(threads::routes())
         .merge(events::routes())

@@ -53,15 +53,26 @@ pub(super) fn run_view(run: &Run) -> Value {
     view
 }
 
-/// Stores a new pending run, makes it durable, and hands it to the
-/// scheduler. For a thread run the storage layer also checks and takes the
-/// thread's lock.
+/// How a new run is acknowledged.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Acknowledge {
+    /// With a 202 right away: the run must be durable first.
+    Now,
+    /// Only when the run ends (or the wait times out), so the flush that
+    /// records the end also covers the run itself.
+    AtEnd,
+}
+
+/// Stores a new pending run and hands it to the scheduler, flushing first
+/// when the caller acknowledges it at once. For a thread run the storage
+/// layer also checks and takes the thread's lock.
 pub(super) async fn accept_run(
     state: &AppState,
     deployment: &str,
     thread_id: Option<String>,
     input: Value,
     version_number: Option<u32>,
+    acknowledge: Acknowledge,
 ) -> ApiResult<Run> {
     let deployment = deployments::find(state, deployment)?;
     let version_number = version_number.unwrap_or(deployment.latest_version);
@@ -101,7 +112,9 @@ pub(super) async fn accept_run(
         completed_at: None,
     };
     state.store.insert_run(&run)?;
-    state.store.flush().await?;
+    if acknowledge == Acknowledge::Now {
+        state.store.flush().await?;
+    }
     state.scheduler.submit(run.clone(), slot);
     Ok(run)
 }
@@ -141,13 +154,19 @@ pub(super) async fn wait_for(state: &AppState, run: &Run, query: WaitQuery) -> A
         .await?
         .ok_or_else(|| ApiError::not_found("run", &run.id))?;
 
-    let status = if run.status.is_terminal() { StatusCode::OK } else { StatusCode::ACCEPTED };
+    let status = if run.status.is_terminal() {
+        StatusCode::OK
+    } else {
+        // The run was accepted without a flush; a 202 promises it exists.
+        state.store.flush().await?;
+        StatusCode::ACCEPTED
+    };
     let location = format!("/v1/runs/{}", run.id);
     Ok((status, [(header::LOCATION, location)], axum::Json(run_view(&run))).into_response())
 }
 
 async fn create(State(state): State<AppState>, Json(body): Json<CreateRun>) -> ApiResult<Response> {
-    let run = accept_run(&state, &body.deployment_id, None, body.input, body.version_number).await?;
+    let run = accept_run(&state, &body.deployment_id, None, body.input, body.version_number, Acknowledge::Now).await?;
     Ok(accepted(&run))
 }
 
@@ -156,7 +175,7 @@ async fn create_and_wait(
     Query(query): Query<WaitQuery>,
     Json(body): Json<CreateRun>,
 ) -> ApiResult<Response> {
-    let run = accept_run(&state, &body.deployment_id, None, body.input, body.version_number).await?;
+    let run = accept_run(&state, &body.deployment_id, None, body.input, body.version_number, Acknowledge::AtEnd).await?;
     wait_for(&state, &run, query).await
 }
 

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use super::extract::{Json, Query};
-use super::runs::{WaitQuery, accept_run, accepted, page, wait_for};
+use super::runs::{Acknowledge, WaitQuery, accept_run, accepted, page, wait_for};
 use super::{ApiError, ApiResult, AppState, deployments};
 use crate::ids;
 use crate::storage::{Thread, ThreadFilter, ThreadStatus};
@@ -146,9 +146,14 @@ struct CreateThreadRun {
     version_number: Option<u32>,
 }
 
-async fn start_run(state: &AppState, thread_id: &str, body: CreateThreadRun) -> ApiResult<crate::storage::Run> {
+async fn start_run(
+    state: &AppState,
+    thread_id: &str,
+    body: CreateThreadRun,
+    acknowledge: Acknowledge,
+) -> ApiResult<crate::storage::Run> {
     let thread = find(state, thread_id)?;
-    accept_run(state, &thread.deployment_id, Some(thread.thread_id), body.input, body.version_number).await
+    accept_run(state, &thread.deployment_id, Some(thread.thread_id), body.input, body.version_number, acknowledge).await
 }
 
 async fn run(
@@ -156,7 +161,7 @@ async fn run(
     Path(thread_id): Path<String>,
     Json(body): Json<CreateThreadRun>,
 ) -> ApiResult<Response> {
-    let run = start_run(&state, &thread_id, body).await?;
+    let run = start_run(&state, &thread_id, body, Acknowledge::Now).await?;
     Ok(accepted(&run))
 }
 
@@ -166,7 +171,7 @@ async fn run_and_wait(
     Query(query): Query<WaitQuery>,
     Json(body): Json<CreateThreadRun>,
 ) -> ApiResult<Response> {
-    let run = start_run(&state, &thread_id, body).await?;
+    let run = start_run(&state, &thread_id, body, Acknowledge::AtEnd).await?;
     wait_for(&state, &run, query).await
 }
 

@@ -45,6 +45,8 @@ pub async fn exec(file: &Path, input: Value, values: Value, timeout_secs: u64) -
         input,
         values,
         config: Arc::default(),
+        secrets: Arc::default(),
+        http: Arc::default(),
         limits,
         cancel: CancelSignal::default(),
         cancel_grace: Duration::from_secs(2),

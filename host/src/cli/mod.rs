@@ -89,6 +89,9 @@ enum Command {
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Read and change a deployment's settings, secrets and allowed hosts.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Run a component once on this machine, with no server, and print the
     /// result; events go to stderr as they happen.
     Exec {
@@ -147,6 +150,10 @@ struct ServeArgs {
     /// Seconds a shutdown waits for running runs.
     #[arg(long, default_value_t = 10)]
     shutdown_grace_secs: u64,
+    /// Size of the store's page cache, in MiB; the host's memory grows with
+    /// stored data up to about this much.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(8..=65_536))]
+    store_cache_mib: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,6 +227,39 @@ enum RunsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Set settings, as NAME=VALUE; VALUE `-` reads the value from stdin.
+    Set {
+        deployment: String,
+        #[arg(required = true)]
+        entries: Vec<String>,
+        /// Store the entries as secrets: readable by the crew, never shown.
+        #[arg(long)]
+        secret: bool,
+    },
+    /// Remove settings or secrets by name.
+    Unset {
+        deployment: String,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Allow outbound HTTP to scheme://host[:port], such as https://api.openai.com.
+    Allow {
+        deployment: String,
+        #[arg(required = true)]
+        urls: Vec<String>,
+    },
+    /// Remove entries from the allowed hosts.
+    Disallow {
+        deployment: String,
+        #[arg(required = true)]
+        urls: Vec<String>,
+    },
+    /// Show settings, secret names and allowed hosts.
+    List { deployment: String },
+}
+
+#[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Create a key and print it once.
     Create {
@@ -273,6 +313,7 @@ fn serve_config(args: ServeArgs, data_dir: PathBuf, api_key: Option<String>) -> 
         },
         env_api_key: api_key,
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+        store_cache_bytes: args.store_cache_mib * MIB as u64,
     }
 }
 
@@ -341,6 +382,7 @@ async fn run_client(client: &Client, command: Command) -> anyhow::Result<i32> {
                 println!("revoked {key_id}");
             }
         },
+        Command::Config(command) => run_config(client, command).await?,
         Command::Serve(_) | Command::Exec { .. } => unreachable!("handled before a client is built"),
     }
     Ok(0)
@@ -431,6 +473,39 @@ async fn invoke_streaming(
             Ok(1)
         }
     }
+}
+
+async fn run_config(client: &Client, command: ConfigCommand) -> anyhow::Result<()> {
+    let (deployment, body) = match command {
+        ConfigCommand::List { deployment } => {
+            return print(&client.get(&format!("/v1/deployments/{}/config", encode(&deployment))).await?);
+        }
+        ConfigCommand::Set { deployment, entries, secret } => {
+            let mut values = serde_json::Map::new();
+            for entry in entries {
+                let Some((name, value)) = entry.split_once('=') else {
+                    bail!("{entry:?} is not NAME=VALUE; write it as LLM_MODEL=gpt-4o-mini");
+                };
+                let value = if value == "-" {
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+                    text.trim_end_matches(['\r', '\n']).to_string()
+                } else {
+                    value.to_string()
+                };
+                values.insert(name.to_string(), Value::String(value));
+            }
+            let field = if secret { "secrets" } else { "env" };
+            (deployment, json!({ field: values }))
+        }
+        ConfigCommand::Unset { deployment, names } => {
+            let cleared: serde_json::Map<String, Value> = names.iter().map(|name| (name.clone(), Value::Null)).collect();
+            (deployment, json!({ "env": cleared, "secrets": cleared }))
+        }
+        ConfigCommand::Allow { deployment, urls } => (deployment, json!({ "add_allowed_hosts": urls })),
+        ConfigCommand::Disallow { deployment, urls } => (deployment, json!({ "remove_allowed_hosts": urls })),
+    };
+    print(&client.patch(&format!("/v1/deployments/{}/config", encode(&deployment)), &body).await?)
 }
 
 async fn run_threads(client: &Client, command: ThreadsCommand) -> anyhow::Result<()> {

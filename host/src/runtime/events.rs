@@ -53,6 +53,7 @@ const STDERR_TAIL_LINES: usize = 5;
 /// stdout and stderr streams.
 pub(crate) struct RunEvents {
     sink: Arc<dyn EventSink>,
+    secrets: Arc<Redactor>,
     max_events: u64,
     max_event_bytes: u64,
     count: AtomicU64,
@@ -61,9 +62,10 @@ pub(crate) struct RunEvents {
 }
 
 impl RunEvents {
-    pub(crate) fn new(sink: Arc<dyn EventSink>, limits: &RunLimits) -> Self {
+    pub(crate) fn new(sink: Arc<dyn EventSink>, limits: &RunLimits, secrets: Arc<Redactor>) -> Self {
         Self {
             sink,
+            secrets,
             max_events: limits.max_events,
             max_event_bytes: limits.max_event_bytes,
             count: AtomicU64::new(0),
@@ -97,6 +99,7 @@ impl RunEvents {
                 self.max_events
             ))));
         }
+        let data = self.secrets.redact(data);
         self.sink.append(kind, data).map_err(|error| self.record(HostFault::Storage(error.0)))
     }
 
@@ -131,6 +134,72 @@ impl RunEvents {
         match tail.get(position + 1) {
             Some(message) => Some(format!("{message} at {location}")),
             None => Some(format!("at {location}")),
+        }
+    }
+}
+
+/// Text that replaces a secret value.
+const REDACTED: &str = "[redacted]";
+
+/// Secrets shorter than this are not replaced: a short value matches too
+/// much unrelated text to be replaced safely.
+pub const MIN_REDACTED_BYTES: usize = 6;
+
+/// Replaces the values of a deployment's secrets in what a run sends out:
+/// events, logs, output, values and error messages. A crew that reads a
+/// secret can still misuse it, but cannot publish it through the host.
+#[derive(Debug, Default)]
+pub struct Redactor {
+    /// Each secret as it appears inside a JSON string, escapes included.
+    needles: Vec<String>,
+}
+
+impl Redactor {
+    pub fn new<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Self {
+        let needles = secrets
+            .into_iter()
+            .filter(|secret| secret.len() >= MIN_REDACTED_BYTES)
+            .map(|secret| {
+                let quoted = serde_json::Value::String(secret.to_string()).to_string();
+                quoted[1..quoted.len() - 1].to_string()
+            })
+            .collect();
+        Self { needles }
+    }
+
+    /// Replaces every secret in `value`.
+    pub fn redact(&self, value: Value) -> Value {
+        if self.needles.is_empty() {
+            return value;
+        }
+        let text = value.to_string();
+        if !self.needles.iter().any(|needle| text.contains(needle.as_str())) {
+            return value;
+        }
+        let mut redacted = text;
+        for needle in &self.needles {
+            redacted = redacted.replace(needle.as_str(), REDACTED);
+        }
+        // Replacing text inside JSON strings keeps the JSON valid; fall back
+        // to a marker if a secret spanned JSON syntax.
+        serde_json::from_str(&redacted).unwrap_or_else(|_| Value::String(REDACTED.to_string()))
+    }
+
+    pub fn redact_text(&self, text: String) -> String {
+        match self.redact(Value::String(text)) {
+            Value::String(text) => text,
+            other => other.to_string(),
+        }
+    }
+
+    pub(crate) fn redact_outcome(&self, outcome: super::RunOutcome) -> super::RunOutcome {
+        use super::RunOutcome;
+        match outcome {
+            RunOutcome::Succeeded { output, values } => {
+                RunOutcome::Succeeded { output: self.redact(output), values: values.map(|values| self.redact(values)) }
+            }
+            RunOutcome::Failed { code, message } => RunOutcome::Failed { code, message: self.redact_text(message) },
+            RunOutcome::Canceled => RunOutcome::Canceled,
         }
     }
 }

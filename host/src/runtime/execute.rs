@@ -5,15 +5,20 @@ use std::collections::HashMap;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::crewhost::crew::types::{self, CrewError, RunOutput};
 use super::events::{EventSink, RunEvents};
+use super::events::Redactor;
+use super::http::HttpPolicy;
 use super::{CrewPre, RunLimits, RunState, Runtime};
+
+/// How long a run executes before it counts as long and needs a lane.
+const SHORT_RUN: Duration = Duration::from_millis(20);
 
 /// Facts about a run that the guest receives.
 #[derive(Debug, Clone)]
@@ -31,7 +36,12 @@ pub struct RunRequest {
     pub input: Value,
     /// The thread's current values, `null` for a stateless run.
     pub values: Value,
+    /// Deployment settings and secrets, by name, for the `config` import.
     pub config: Arc<HashMap<String, String>>,
+    /// Secret values, replaced in everything the run sends out.
+    pub secrets: Arc<Redactor>,
+    /// Outbound HTTP rules.
+    pub http: Arc<HttpPolicy>,
     pub limits: RunLimits,
     pub cancel: CancelSignal,
     /// How long a canceled run may keep running before the host stops it.
@@ -99,12 +109,31 @@ impl Runtime {
     /// the grace period after a cancellation request passes; the guest yields
     /// on every epoch tick, so this works while it spins.
     pub async fn execute(&self, pre: &CrewPre<RunState>, request: RunRequest, sink: Arc<dyn EventSink>) -> RunOutcome {
-        let events = Arc::new(RunEvents::new(sink, &request.limits));
-        let state = RunState::new(events.clone(), &request.limits, request.config.clone(), request.cancel.clone());
+        let events = Arc::new(RunEvents::new(sink, &request.limits, request.secrets.clone()));
+        let state = RunState::new(events.clone(), &request.limits, request.config.clone(), request.http.clone(), request.cancel.clone());
         let mut store = Store::new(pre.instance_pre().engine(), state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
+        let lanes = self.long_run_lanes.clone();
+        let lane: Arc<std::sync::Mutex<Option<OwnedSemaphorePermit>>> = Arc::default();
+        let started = Instant::now();
+        store.epoch_deadline_callback(move |_| {
+            if started.elapsed() < SHORT_RUN {
+                return Ok(UpdateDeadline::Yield(1));
+            }
+            // A long run gives its lane to the next long run at every tick
+            // and waits for one; the semaphore is fair, so they take turns.
+            let (lanes, lane) = (lanes.clone(), lane.clone());
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(async move {
+                    drop(lane.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take());
+                    tokio::task::yield_now().await;
+                    let permit = lanes.acquire_owned().await.ok();
+                    *lane.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = permit;
+                }),
+            ))
+        });
         // `pre` comes from the engine of `limits.engine_key()`, which meters
         // fuel exactly when the limits set a budget.
         if let Some(fuel) = request.limits.fuel {
@@ -143,7 +172,7 @@ impl Runtime {
         if request.cancel.is_requested() {
             return RunOutcome::Canceled;
         }
-        match end {
+        let outcome = match end {
             CallEnd::Returned(Ok(Ok(output))) => match events.fault() {
                 Some(fault) => RunOutcome::failed(fault.code(), fault.to_string()),
                 None => check_output(output, &request.limits),
@@ -160,7 +189,8 @@ impl Runtime {
                 ),
             ),
             CallEnd::Stopped => RunOutcome::Canceled,
-        }
+        };
+        request.secrets.redact_outcome(outcome)
     }
 }
 

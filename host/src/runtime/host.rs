@@ -12,6 +12,8 @@ use super::execute::CancelSignal;
 use super::limits::MemoryLimiter;
 use super::output::{GuestOutput, Stream};
 use super::RunLimits;
+use super::http::{HttpHooks, HttpPolicy};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// Longest event type a crew may emit, in bytes.
 const MAX_EVENT_TYPE_BYTES: usize = 128;
@@ -20,6 +22,8 @@ const MAX_EVENT_TYPE_BYTES: usize = 128;
 pub struct RunState {
     wasi: WasiCtx,
     table: ResourceTable,
+    http: WasiHttpCtx,
+    http_hooks: HttpHooks,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) events: Arc<RunEvents>,
     pub(crate) outputs: [GuestOutput; 2],
@@ -34,6 +38,7 @@ impl RunState {
         events: Arc<RunEvents>,
         limits: &RunLimits,
         config: Arc<HashMap<String, String>>,
+        http_policy: Arc<HttpPolicy>,
         cancel: CancelSignal,
     ) -> Self {
         let stdout = GuestOutput::new(Stream::Stdout, events.clone());
@@ -48,6 +53,8 @@ impl RunState {
         Self {
             wasi,
             table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            http_hooks: HttpHooks::new(http_policy, events.clone()),
             limiter: MemoryLimiter::new(limits),
             events,
             outputs: [stdout, stderr],
@@ -60,6 +67,12 @@ impl RunState {
 impl WasiView for RunState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for RunState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.http_hooks }
     }
 }
 

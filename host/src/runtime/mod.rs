@@ -11,6 +11,7 @@ mod compile;
 mod events;
 mod execute;
 mod host;
+mod http;
 mod limits;
 mod output;
 
@@ -22,14 +23,16 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
 pub use compile::{Compiled, DeployError};
 pub use events::{EventSink, SinkError};
 pub use execute::{CancelSignal, RunInfo, RunOutcome, RunRequest};
+pub use http::{AllowEntry, AllowEntryError, HttpPolicy};
 pub use limits::RunLimits;
+pub use events::Redactor;
 
 pub(crate) use host::RunState;
 
@@ -95,6 +98,7 @@ impl EngineSet {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         Crew::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
         Ok(Self { engine, linker })
     }
@@ -110,6 +114,10 @@ pub struct Runtime {
     compiled: AtomicU64,
     loaded_from_disk: AtomicU64,
     ticker_stop: Arc<AtomicBool>,
+    /// Lanes for runs that execute longer than a short run. There is one
+    /// lane fewer than worker threads, so however many crews spin, one
+    /// worker stays free for short runs and for the API.
+    long_run_lanes: Arc<Semaphore>,
 }
 
 impl Runtime {
@@ -131,6 +139,7 @@ impl Runtime {
             compiled: AtomicU64::new(0),
             loaded_from_disk: AtomicU64::new(0),
             ticker_stop,
+            long_run_lanes: Arc::new(Semaphore::new(long_run_lanes())),
         })
     }
 
@@ -268,6 +277,13 @@ impl Drop for Runtime {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// One lane fewer than the CPUs tokio uses for worker threads, and at least
+/// one.
+fn long_run_lanes() -> usize {
+    let workers = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    workers.saturating_sub(1).max(1)
 }
 
 fn start_epoch_ticker(engines: Arc<Mutex<Vec<Engine>>>, stop: Arc<AtomicBool>) {

@@ -64,6 +64,10 @@ pub trait Store: Send + Sync + 'static {
         limits: &DeploymentLimits,
         replace_limits: bool,
     ) -> StoreResult<(Deployment, Version)>;
+    /// Returns a deployment's settings, empty when none were set.
+    fn deployment_config(&self, deployment_id: &str) -> StoreResult<DeploymentConfig>;
+    /// Replaces a deployment's settings.
+    fn set_deployment_config(&self, deployment_id: &str, config: &DeploymentConfig) -> StoreResult<()>;
     /// Replaces a deployment's limits.
     fn update_deployment_limits(&self, deployment_id: &str, limits: &DeploymentLimits) -> StoreResult<Deployment>;
     fn deployment(&self, id_or_name: &str) -> StoreResult<Option<Deployment>>;

@@ -1,6 +1,8 @@
 //! The records crewhost stores, shared by the storage layer, the scheduler and
 //! the HTTP API.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -43,6 +45,14 @@ pub struct DeploymentLimits {
     /// Runs of this deployment that may execute at once. Default none: only
     /// the server-wide limit applies.
     pub max_concurrent_runs: Option<u32>,
+    /// Time limit of connecting and of waiting for each part of an outbound
+    /// HTTP response, in seconds. Default 30.
+    pub http_timeout_secs: u64,
+    /// Maximum size of one outbound HTTP response body, in bytes. Default
+    /// 16 MiB.
+    pub http_max_response_bytes: u64,
+    /// Maximum number of outbound HTTP requests per run. Default 100.
+    pub http_max_requests: u64,
 }
 
 impl Default for DeploymentLimits {
@@ -55,8 +65,22 @@ impl Default for DeploymentLimits {
             max_values_bytes: 4 * MIB,
             fuel: None,
             max_concurrent_runs: None,
+            http_timeout_secs: 30,
+            http_max_response_bytes: 16 * MIB,
+            http_max_requests: 100,
         }
     }
+}
+
+/// A deployment's settings: plain entries, secrets and the outbound HTTP
+/// allow-list. Kept apart from [`Deployment`] so that no view of a
+/// deployment can show a secret by accident.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct DeploymentConfig {
+    pub env: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+    pub allowed_hosts: Vec<String>,
 }
 
 /// One uploaded component of a deployment. The component bytes are stored

@@ -23,6 +23,7 @@ pub struct SledStore {
     flusher: Flusher,
     deployments: Tree,
     deployment_names: Tree,
+    deployment_configs: Tree,
     versions: Tree,
     components: Tree,
     runs: Tree,
@@ -38,14 +39,16 @@ pub struct SledStore {
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
 impl SledStore {
-    /// Opens the database in `path`, creating it when it does not exist.
-    pub fn open(path: &Path) -> StoreResult<Self> {
-        let db = sled::Config::new().path(path).open()?;
+    /// Opens the database in `path`, creating it when it does not exist,
+    /// with a page cache of at most `cache_bytes`.
+    pub fn open(path: &Path, cache_bytes: u64) -> StoreResult<Self> {
+        let db = sled::Config::new().path(path).cache_capacity(cache_bytes).open()?;
         let tree = |name: &str| db.open_tree(name);
         Ok(Self {
             flusher: Flusher::start(db.clone()),
             deployments: tree("deployments")?,
             deployment_names: tree("deployment_names")?,
+            deployment_configs: tree("deployment_configs")?,
             versions: tree("versions")?,
             components: tree("components")?,
             runs: tree("runs")?,
@@ -200,6 +203,14 @@ impl Store for SledStore {
             .map_err(tx_error)
     }
 
+    fn deployment_config(&self, deployment_id: &str) -> StoreResult<DeploymentConfig> {
+        Ok(Self::get(&self.deployment_configs, deployment_id)?.unwrap_or_default())
+    }
+
+    fn set_deployment_config(&self, deployment_id: &str, config: &DeploymentConfig) -> StoreResult<()> {
+        Self::put(&self.deployment_configs, deployment_id, config)
+    }
+
     fn update_deployment_limits(&self, deployment_id: &str, limits: &DeploymentLimits) -> StoreResult<Deployment> {
         self.deployments
             .transaction(|deployments| {
@@ -272,6 +283,7 @@ impl Store for SledStore {
 
         // NOTE: a crash during this clean-up leaves unreachable versions or
         // threads behind; they take disk space but no API returns them.
+        self.deployment_configs.remove(deployment_id)?;
         let versions = self.versions(deployment_id)?;
         for version in &versions {
             self.components.remove(&version.version_id)?;
