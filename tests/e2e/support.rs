@@ -17,8 +17,10 @@ use tempfile::TempDir;
 pub const KEY: &str = "chk_test_key_for_the_end_to_end_tests";
 
 /// The crews the tests deploy, as cargo packages.
-const CREWS: [&str; 14] = [
+const CREWS: [&str; 16] = [
     "crew-echo",
+    "crew-fetch",
+    "crew-llm-research",
     "crew-research",
     "crew-chat",
     "crew-testbed",
@@ -67,7 +69,7 @@ fn crews_dir() -> &'static Path {
 
 /// Reads the component bytes of an example crew by its folder name (`echo`).
 pub fn crew(name: &str) -> Vec<u8> {
-    let path = crews_dir().join(format!("crew_{name}.wasm"));
+    let path = crews_dir().join(format!("crew_{}.wasm", name.replace('-', "_")));
     std::fs::read(&path).unwrap_or_else(|error| panic!("could not read {}: {error}", path.display()))
 }
 
