@@ -1,4 +1,4 @@
-//! The run context: run info, events, logs, config and cancellation.
+//! The run context: run info, events, logs, config, cancellation and HTTP.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 use crate::bindings::crewhost::crew::host;
 use crate::bindings::crewhost::crew::types::Level as WitLevel;
+use crate::http::{self, Attempt, Client, HttpError, Limits, Request, Response, Target};
+use crate::testing::HttpMock;
 
 /// The prefix of event kinds that the host reserves for its lifecycle events.
 const RESERVED_EVENT_PREFIX: &str = "run.";
@@ -88,7 +90,7 @@ impl From<Level> for WitLevel {
 }
 
 /// The handle a crew uses during a run to read the run info, emit events,
-/// write logs, read config and check for cancellation.
+/// write logs, read config, check for cancellation and send HTTP requests.
 ///
 /// Inside a component every call goes to the host. Under
 /// [`testing::TestRun`](crate::testing::TestRun) the same calls go to an
@@ -116,6 +118,8 @@ pub(crate) struct Capture {
     pub(crate) cancel_checks: u32,
     pub(crate) events: Vec<(String, serde_json::Value)>,
     pub(crate) logs: Vec<(Level, String)>,
+    /// The canned replies to the crew's HTTP requests and the record of them.
+    pub(crate) http: HttpMock,
 }
 
 impl Context {
@@ -246,6 +250,51 @@ impl Context {
                 capture.cancel_checks += 1;
                 requested
             }
+        }
+    }
+}
+
+impl Context {
+    /// Returns an HTTP client that sends requests through the host.
+    ///
+    /// The host only sends requests to origins in the deployment's
+    /// `allowed_hosts`. See the [`http`](crate::http) module for the
+    /// errors, the limits and canned responses in tests.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use crewhost_guest::{Context, Error};
+    /// # fn step(ctx: &Context) -> Result<(), Error> {
+    /// let response = ctx.http().get("https://api.example.com/v1/status")?;
+    /// ctx.info(format_args!("the status service returned HTTP {}", response.status()));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn http(&self) -> Client<'_> {
+        Client::new(self)
+    }
+
+    /// Sends `request` through the host inside a component, or to the test
+    /// harness's canned responses under [`TestRun`](crate::testing::TestRun).
+    pub(crate) fn send_http(
+        &self,
+        request: Request,
+        target: &Target,
+        limits: Limits,
+    ) -> Result<Response, HttpError> {
+        let url = http::redact(request.url());
+        let attempt = Attempt {
+            method: request.method(),
+            url: &url,
+            target,
+            deployment_id: &self.info.deployment_id,
+        };
+
+        match &self.backend {
+            Backend::Host => http::send_to_host(&request, target, limits, &attempt),
+            Backend::Capture(capture) => capture.borrow_mut().http.reply(request, limits, &attempt),
         }
     }
 }

@@ -23,6 +23,11 @@
 //! - **Errors name the cause.** [`Error::invalid_input`] rejects the input and
 //!   [`Error::failed`] reports that the crew could not finish. Input that does not decode into
 //!   [`Crew::Input`] fails as invalid input without any code from the author.
+//! - **The network is opt-in.** [`Context::http`] sends HTTP requests through
+//!   the host's wasi:http, which only reaches origins in the deployment's
+//!   `allowed_hosts`. The [`llm`] module builds OpenAI-compatible chat
+//!   completions on it. The linker drops the client from crews that never
+//!   call it, so their components do not import wasi:http.
 //!
 //! # Example
 //!
@@ -105,7 +110,16 @@
 //! # Testing
 //!
 //! The [`testing`] module runs a crew natively through the same JSON path
-//! as the component and records its events and logs in memory.
+//! as the component and records its events, logs and HTTP requests in
+//! memory. HTTP requests get canned responses instead of a network.
+//!
+//! # Modules
+//!
+//! - [`http`]: the blocking HTTP client that [`Context::http`] returns, with
+//!   its request, response and error types.
+//! - [`llm`]: chat completions from any OpenAI-compatible server, configured
+//!   by deployment settings.
+//! - [`testing`]: the native test harness.
 
 // Lets the generated bindings name this crate by the same path from inside
 // it as from a crew crate that expands `export_crew!`.
@@ -114,6 +128,8 @@ extern crate self as crewhost_guest;
 mod context;
 mod crew;
 mod error;
+pub mod http;
+pub mod llm;
 pub mod testing;
 
 pub use context::{Context, Level, RunInfo};

@@ -1,11 +1,12 @@
 //! A native harness for unit-testing crews with `cargo test`, no host needed.
 //!
 //! [`TestRun`] sets up one run: its input, the thread's values, config
-//! entries, cancellation and run info. [`TestRun::run`] passes them through
-//! the same JSON decoding and encoding that the component export uses, with
-//! a [`Context`] that records events and logs in memory and never calls the
-//! host. The returned [`Outcome`] contains the result, the new values, the
-//! events and the logs.
+//! entries, cancellation, run info and canned HTTP responses.
+//! [`TestRun::run`] passes them through the same JSON decoding and encoding
+//! that the component export uses, with a [`Context`] that records events,
+//! logs and HTTP requests in memory and never calls the host. The returned
+//! [`Outcome`] contains the result, the new values, the events, the logs and
+//! the HTTP requests.
 //!
 //! # Examples
 //!
@@ -37,20 +38,25 @@
 //! assert!(outcome.expect_error().is_invalid_input());
 //! ```
 
+mod http;
+
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+pub(crate) use self::http::HttpMock;
 use crate::context::Capture;
 use crate::crew::run_json;
+use crate::http::Request;
 use crate::{Context, Crew, Error, Level, RunInfo};
 
 /// The setup of one test run, built step by step and consumed by
 /// [`TestRun::run`].
 ///
 /// Defaults: values `null`, no config entries, cancellation never requested,
-/// and run info with run id `run_test`, deployment id `dep_test`, version 1,
-/// no thread id and attempt 1.
+/// no canned HTTP responses, so every request fails as denied, and run
+/// info with run id `run_test`, deployment id `dep_test`, version 1, no
+/// thread id and attempt 1.
 #[derive(Debug, Clone)]
 #[must_use = "a TestRun does nothing until `run` is called"]
 pub struct TestRun {
@@ -59,6 +65,7 @@ pub struct TestRun {
     config: BTreeMap<String, String>,
     checks_before_cancel: Option<u32>,
     info: RunInfo,
+    http: HttpMock,
 }
 
 impl TestRun {
@@ -82,6 +89,7 @@ impl TestRun {
                 thread_id: None,
                 attempt: 1,
             },
+            http: HttpMock::default(),
         }
     }
 
@@ -134,6 +142,7 @@ impl TestRun {
         let capture = Capture {
             config: self.config,
             checks_before_cancel: self.checks_before_cancel,
+            http: self.http,
             ..Capture::default()
         };
         let ctx = Context::capture(self.info, capture);
@@ -154,11 +163,13 @@ impl TestRun {
             events: capture.events,
             logs: capture.logs,
             cancel_checks: capture.cancel_checks,
+            http_requests: capture.http.requests,
         }
     }
 }
 
-/// The result of a test run: its output or error, new values, events and logs.
+/// The result of a test run: its output or error, new values, events, logs
+/// and HTTP requests.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     /// The run's output as JSON, or the error that failed the run.
@@ -173,6 +184,10 @@ pub struct Outcome {
     pub logs: Vec<(Level, String)>,
     /// How many times the crew called [`Context::cancel_requested`].
     pub cancel_checks: u32,
+    /// Every HTTP request that the crew sent, in order, including those that
+    /// failed. A request whose URL or headers the client rejected before
+    /// sending is not included.
+    pub http_requests: Vec<Request>,
 }
 
 impl Outcome {

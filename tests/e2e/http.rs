@@ -9,7 +9,7 @@ use crate::support::Server;
 
 const SECRET: &str = "sk-test-4242-do-not-leak";
 
-/// The types of a run's events.
+/// Returns the events of a run.
 async fn event_types(server: &Server, run_id: &str) -> Vec<Value> {
     let events = server.get(&format!("/v1/runs/{run_id}/events")).await;
     events.body["events"].as_array().unwrap().clone()

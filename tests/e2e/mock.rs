@@ -1,6 +1,6 @@
 //! Servers outside the project that crews talk to, as real servers on
-//! loopback: an OpenAI-compatible chat completions API with canned answers,
-//! and a listener that only counts connections.
+//! loopback: an OpenAI-compatible chat completions API with canned
+//! responses, and a listener that only counts connections.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,7 +31,7 @@ pub struct MockLlm {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// The answer to the n-th chat completion (counted from 1).
+/// Returns the reply text of the n-th chat completion (counted from 1).
 pub fn canned_answer(n: usize) -> String {
     format!("canned answer {n} from the mock")
 }
@@ -89,7 +89,8 @@ impl Drop for MockLlm {
     }
 }
 
-/// A loopback listener that accepts and counts connections, and answers none.
+/// A loopback listener that accepts and counts connections, and responds to
+/// none.
 pub struct ConnectionCounter {
     pub port: u16,
     count: Arc<AtomicU64>,

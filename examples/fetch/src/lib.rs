@@ -14,7 +14,7 @@ pub struct Input {
     urls: Vec<String>,
 }
 
-/// What one request returned.
+/// Outcome of one request.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct Fetched {
     url: String,
@@ -24,7 +24,7 @@ pub struct Fetched {
     bytes: Option<usize>,
     /// The first 200 characters of the body.
     preview: Option<String>,
-    /// Why no response arrived.
+    /// Reason no response arrived.
     error: Option<String>,
 }
 
