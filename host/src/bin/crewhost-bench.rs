@@ -25,7 +25,7 @@ struct Args {
     /// The crewhost binary to benchmark.
     #[arg(long, default_value = "target/release/crewhost")]
     host: PathBuf,
-    /// Folder with crew_echo.wasm and crew_testbed.wasm.
+    /// Folder with crew_echo.wasm, crew_testbed.wasm and http_echo.wasm.
     #[arg(long, default_value = "target/crews/wasm32-wasip2/release")]
     crews: PathBuf,
     /// Markdown file whose results section is replaced.
@@ -95,6 +95,30 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "≥ 2,000 runs/s",
         Some(thread_rate >= 2_000.0),
     ));
+
+    eprintln!("reference: wasmtime serve with a wasi:http echo component");
+    match wasmtime_serve_reference(&args.crews.join("http_echo.wasm"), 5_000 / scale, Duration::from_secs(10 / scale as u64)).await? {
+        Some((p50, p99, rate)) => {
+            rows.push(row(
+                "reference: `wasmtime serve` echo, one client: p50 / p99",
+                format!("{p50:.0} µs / {p99:.0} µs ({:.1}× / {:.1}× floor)", p50 / floor, p99 / floor),
+                "-",
+                None,
+            ));
+            rows.push(row(
+                "reference: `wasmtime serve` requests per second, 64 clients",
+                format!("{rate:.0} requests/s (crewhost stateless: {:.2}× of it)", throughput / rate),
+                "-",
+                None,
+            ));
+        }
+        None => rows.push(row(
+            "reference: `wasmtime serve`",
+            "not measured: `wasmtime` is not on PATH (`cargo install wasmtime-cli`)".into(),
+            "-",
+            None,
+        )),
+    }
 
     eprintln!("fairness: echo while 8 crews spin");
     let spinners = start_spinners(&server, 8).await?;
@@ -450,6 +474,70 @@ async fn startup_time(host: &Path, echo: &[u8], scale: usize) -> anyhow::Result<
         bail!("the restarted server did not answer /healthz");
     }
     Ok(elapsed)
+}
+
+/// Measures `wasmtime serve` with `component`: p50 and p99 in microseconds
+/// of sequential requests, and requests per second from 64 clients. Returns
+/// `None` when no `wasmtime` binary is on PATH.
+///
+/// NOTE: this path only runs where wasmtime-cli is installed, which it was
+/// not on the machine where the benchmark was written.
+async fn wasmtime_serve_reference(component: &Path, runs: usize, duration: Duration) -> anyhow::Result<Option<(f64, f64, f64)>> {
+    let installed = Command::new("wasmtime").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    if !installed.is_ok_and(|status| status.success()) {
+        return Ok(None);
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut child = Command::new("wasmtime")
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .arg(component)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let result = async {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            if Instant::now() > deadline {
+                bail!("wasmtime serve did not listen on port {port} within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+        let url = format!("http://127.0.0.1:{port}/");
+        let body = json!({ "hello": "world" }).to_string();
+
+        let mut samples = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let started = Instant::now();
+            http.post(&url).body(body.clone()).send().await?.bytes().await?;
+            samples.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+        samples.sort_by(f64::total_cmp);
+
+        let done = Arc::new(AtomicU64::new(0));
+        let until = Instant::now() + duration;
+        let mut tasks = Vec::new();
+        for _ in 0..64 {
+            let (http, url, body, done) = (http.clone(), url.clone(), body.clone(), done.clone());
+            tasks.push(tokio::spawn(async move {
+                while Instant::now() < until {
+                    http.post(&url).body(body.clone()).send().await?.bytes().await?;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                anyhow::Ok(())
+            }));
+        }
+        let started = Instant::now();
+        for task in tasks {
+            task.await??;
+        }
+        let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+        Ok(Some((percentile(&samples, 0.50), percentile(&samples, 0.99), rate)))
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    result
 }
 
 fn render(rows: &[Row]) -> String {
