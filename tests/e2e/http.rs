@@ -197,3 +197,20 @@ async fn invalid_settings_return_400() {
     assert_eq!(both.code(), "invalid_setting");
     assert_eq!(shown.body["allowed_hosts"], json!([]));
 }
+
+#[tokio::test]
+async fn slow_response_hits_http_timeout() {
+    let mock = MockLlm::start().await;
+    let server = Server::start().await;
+    server.upload("fetch&http_timeout_secs=1", crate::support::crew("fetch")).await;
+    let base = format!("http://127.0.0.1:{}", mock.port);
+    server.patch("/v1/deployments/fetch/config", json!({ "allowed_hosts": [base] })).await;
+
+    let run = server.run_wait("fetch", json!({ "urls": [format!("{base}/slow")] })).await;
+
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["output"][0]["status"], Value::Null);
+    let events = event_types(&server, run["id"].as_str().unwrap()).await;
+    let timeout = events.iter().find(|event| event["type"] == "http.limit_exceeded").expect("an http.limit_exceeded event");
+    assert_eq!(timeout["data"]["limit"], "http_timeout_secs");
+}

@@ -240,3 +240,25 @@ async fn concurrency_limit_keeps_runs_pending() {
     let done = server.wait_for_end(second_id).await;
     assert_eq!(done["status"], "succeeded");
 }
+
+#[tokio::test]
+async fn concurrent_acknowledgements_share_flushes() {
+    let server = std::sync::Arc::new(Server::start().await);
+    server.deploy("echo").await;
+    let before = server.get("/v1/stats").await.body["store"].clone();
+
+    let mut clients = Vec::new();
+    for n in 0..64 {
+        let server = server.clone();
+        clients.push(tokio::spawn(async move { server.start_run("echo", json!(n)).await }));
+    }
+    for client in clients {
+        client.await.unwrap();
+    }
+
+    let after = server.get("/v1/stats").await.body["store"].clone();
+    let flushes = after["flushes"].as_u64().unwrap() - before["flushes"].as_u64().unwrap();
+    let requests = after["flush_requests"].as_u64().unwrap() - before["flush_requests"].as_u64().unwrap();
+    assert!(requests >= 64, "every 202 waited for a flush: {requests}");
+    assert!(flushes < requests, "{flushes} flushes served {requests} requests; group commit shares them");
+}

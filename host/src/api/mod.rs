@@ -85,10 +85,12 @@ async fn healthz() -> impl IntoResponse {
 
 async fn stats(State(state): State<AppState>) -> impl IntoResponse {
     let (pending, running) = state.scheduler.counts();
+    let (flushes, flush_requests) = state.store.flush_stats();
     axum::Json(json!({
         "runs_pending": pending,
         "runs_running": running,
         "runtime": state.runtime.stats(),
+        "store": { "flushes": flushes, "flush_requests": flush_requests },
     }))
 }
 

@@ -248,6 +248,12 @@ fn classify_error(error: &wasmtime::Error, state: &RunState, limits: &RunLimits)
             ),
         );
     }
+    if error.downcast_ref::<std::str::Utf8Error>().is_some() {
+        return RunOutcome::failed(
+            "invalid_output",
+            format!("the crew passed the host a string that is not valid UTF-8: {}", error.root_cause()),
+        );
+    }
     if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return RunOutcome::failed(
             "trap",

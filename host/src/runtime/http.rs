@@ -324,10 +324,30 @@ async fn send_checked(
         first_byte_timeout: Some(options.and_then(|options| options.first_byte_timeout).unwrap_or(policy.timeout).min(policy.timeout)),
         between_bytes_timeout: Some(options.and_then(|options| options.between_bytes_timeout).unwrap_or(policy.timeout).min(policy.timeout)),
     };
-    let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+    let sent = wasmtime_wasi_http::default_send_request(request, Some(options)).await;
+    let (response, io) = match sent {
+        Ok(sent) => sent,
+        Err(error) => {
+            if is_timeout(&error) {
+                report_timeout(&events, policy.timeout, &url);
+            }
+            return Err(error);
+        }
+    };
     let limit = policy.max_response_bytes;
-    let response = response.map(|body| LimitedBody { inner: body.boxed_unsync(), limit, seen: 0, events, url }.boxed_unsync());
+    let response = response.map(|body| LimitedBody { inner: body.boxed_unsync(), limit, timeout: policy.timeout, seen: 0, events, url }.boxed_unsync());
     Ok((response, Box::new(io)))
+}
+
+fn is_timeout(error: &HttpError) -> bool {
+    matches!(
+        error,
+        HttpError::ConnectionTimeout | HttpError::ConnectionReadTimeout | HttpError::ConnectionWriteTimeout | HttpError::HttpResponseTimeout
+    )
+}
+
+fn report_timeout(events: &RunEvents, timeout: Duration, url: &str) {
+    report(events, "http.limit_exceeded", json!({ "limit": "http_timeout_secs", "value": timeout.as_secs(), "url": url }));
 }
 
 /// Resolves `host` and returns the first address the policy accepts.
@@ -367,6 +387,7 @@ async fn resolve_checked(
 struct LimitedBody {
     inner: WasiBody,
     limit: u64,
+    timeout: Duration,
     seen: u64,
     events: Arc<RunEvents>,
     url: String,
@@ -379,6 +400,12 @@ impl Body for LimitedBody {
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
         let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => frame,
+            Poll::Ready(Some(Err(error))) => {
+                if is_timeout(&error) {
+                    report_timeout(&self.events, self.timeout, &self.url);
+                }
+                return Poll::Ready(Some(Err(error)));
+            }
             other => return other,
         };
         if let Some(data) = frame.data_ref() {

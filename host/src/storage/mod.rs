@@ -51,6 +51,10 @@ pub trait Store: Send + Sync + 'static {
     /// calls may share one flush of the underlying database.
     fn flush(&self) -> BoxFuture<'_, StoreResult<()>>;
 
+    /// Returns how many flushes ran and how many flush requests they
+    /// served, since the store was opened.
+    fn flush_stats(&self) -> (u64, u64);
+
     // Deployments and versions.
 
     /// Adds a version to the deployment named `name`, creating the

@@ -145,6 +145,10 @@ impl Store for SledStore {
         Box::pin(async move { self.flusher.flush().await.map_err(StoreError::Flush) })
     }
 
+    fn flush_stats(&self) -> (u64, u64) {
+        self.flusher.stats()
+    }
+
     fn add_version(
         &self,
         name: &str,
