@@ -480,8 +480,6 @@ async fn startup_time(host: &Path, echo: &[u8], scale: usize) -> anyhow::Result<
 /// of sequential requests, and requests per second from 64 clients. Returns
 /// `None` when no `wasmtime` binary is on PATH.
 ///
-/// NOTE: this path only runs where wasmtime-cli is installed, which it was
-/// not on the machine where the benchmark was written.
 async fn wasmtime_serve_reference(component: &Path, runs: usize, duration: Duration) -> anyhow::Result<Option<(f64, f64, f64)>> {
     let installed = Command::new("wasmtime").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
     if !installed.is_ok_and(|status| status.success()) {
@@ -489,7 +487,9 @@ async fn wasmtime_serve_reference(component: &Path, runs: usize, duration: Durat
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let mut child = Command::new("wasmtime")
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        // `-Scli` gives the component the wasi:cli imports that Rust's
+        // standard library links, as crewhost does.
+        .args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}")])
         .arg(component)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
