@@ -116,8 +116,9 @@ pub struct Scheduler {
     pending: Arc<AtomicU64>,
     running: AtomicU64,
     stopping: AtomicBool,
-    /// The id of every run handed to the scheduler, for thread followers.
-    started: broadcast::Sender<String>,
+    /// The id and thread of every run handed to the scheduler, for thread
+    /// followers.
+    started: broadcast::Sender<(String, Option<String>)>,
 }
 
 impl Scheduler {
@@ -207,7 +208,7 @@ impl Scheduler {
             next_seq: AtomicU64::new(next_seq),
         });
         self.lock_active().insert(run.id.clone(), handle.clone());
-        let _ = self.started.send(run.id.clone());
+        let _ = self.started.send((run.id.clone(), run.thread_id.clone()));
 
         let span = tracing::info_span!(
             "run",
@@ -219,7 +220,7 @@ impl Scheduler {
     }
 
     /// Subscribes to the ids of runs handed to the scheduler from now on.
-    pub fn subscribe_started(&self) -> broadcast::Receiver<String> {
+    pub fn subscribe_started(&self) -> broadcast::Receiver<(String, Option<String>)> {
         self.started.subscribe()
     }
 

@@ -39,7 +39,9 @@ pub(super) async fn read_limited(body: Body, limit: usize, flag: &str) -> Result
     Ok(Bytes::from(collected))
 }
 
-async fn drain(mut body: Body, mut seen: usize) {
+/// Reads and drops the rest of a body that will not be used, within the
+/// drain bounds.
+pub(super) async fn drain(mut body: Body, mut seen: usize) {
     let drained = tokio::time::timeout(MAX_DRAIN_TIME, async {
         while seen < MAX_DRAIN_BYTES {
             match body.frame().await {

@@ -117,6 +117,10 @@ async fn deploy(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
+    // Read the body before any check: a response sent while the client is
+    // still uploading resets the connection, and the client never sees it.
+    let component = read_limited(body, state.body_limits.component_bytes, "--max-component-mib").await?;
+
     let patch = query.limits();
     let name = check_name(query.name)?;
     check_content_type(&headers)?;
@@ -125,7 +129,6 @@ async fn deploy(
         None => state.default_limits,
     };
     let limits = patch.apply(base)?;
-    let component = read_limited(body, state.body_limits.component_bytes, "--max-component-mib").await?;
 
     let engine_key = run_limits_key(&limits);
     let compiled = state.runtime.compile(component.clone(), engine_key).await.map_err(deploy_error)?;

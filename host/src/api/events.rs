@@ -7,6 +7,7 @@
 //! follower, because its sink only sends to a broadcast channel. A follower
 //! that falls behind that channel reads the missed events from the log.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::extract::Query;
 use super::{ApiError, ApiResult, AppState};
-use crate::storage::{Event, event_types};
+use crate::storage::{Event, Page, RunFilter, event_types};
 
 /// Events read from the log at a time.
 const PAGE: usize = 500;
@@ -222,38 +223,65 @@ async fn thread_events(
 
 /// Follows each run of a thread in turn, from the run active when the client
 /// connects, until the client leaves or the thread is deleted.
+///
+/// The follower subscribes to new runs before it reads the thread, and
+/// queues every run of the thread it hears about, so a run that starts and
+/// ends while an earlier run is still being sent is followed too.
 async fn follow_thread(
     state: &AppState,
     thread_id: &str,
     sender: mpsc::Sender<Result<SseEvent, Infallible>>,
 ) -> anyhow::Result<()> {
     let mut started = state.scheduler.subscribe_started();
-    let mut followed: Option<String> = None;
+    let Some(thread) = state.store.thread(thread_id)? else {
+        return Ok(());
+    };
+    let mut queue: VecDeque<String> = thread.active_run_id.into_iter().collect();
+    // Run ids are time-ordered, so one id marks every run up to it as sent.
+    let mut last_followed: Option<String> = None;
+
     loop {
-        let Some(thread) = state.store.thread(thread_id)? else {
-            return Ok(());
-        };
-        let next = thread.active_run_id.filter(|run_id| Some(run_id) != followed.as_ref());
-        if let Some(run_id) = next {
+        while let Some(run_id) = queue.pop_front() {
+            if last_followed.as_ref().is_some_and(|last| &run_id <= last) {
+                continue;
+            }
             let send = |event: Event| {
                 let sender = sender.clone();
                 let run_id = run_id.clone();
                 async move { sender.send(sse_event(&event, Some(&run_id))).await.is_ok() }
             };
             follow_run(state, &run_id, 0, send).await?;
-            followed = Some(run_id);
-            continue;
+            if sender.is_closed() {
+                return Ok(());
+            }
+            last_followed = Some(run_id);
         }
 
-        // Wait for the thread's next run, and notice a client that left.
         tokio::select! {
-            received = started.recv() => {
-                if let Err(broadcast::error::RecvError::Closed) = received {
+            received = started.recv() => match received {
+                Ok((run_id, Some(thread))) if thread == thread_id => queue.push_back(run_id),
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Missed announcements: find the thread's runs in storage.
+                    let filter = RunFilter { thread_id: Some(thread_id.to_string()), ..RunFilter::default() };
+                    let recent = state.store.runs(&filter, Page { limit: 100, offset: 0 })?;
+                    let mut missed: Vec<String> = recent
+                        .items
+                        .into_iter()
+                        .map(|run| run.id)
+                        .filter(|run_id| last_followed.as_ref().is_none_or(|last| run_id > last))
+                        .collect();
+                    missed.sort();
+                    queue.extend(missed);
+                }
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            },
+            () = sender.closed() => return Ok(()),
+            () = tokio::time::sleep(KEEP_ALIVE) => {
+                if state.store.thread(thread_id)?.is_none() {
                     return Ok(());
                 }
             }
-            () = sender.closed() => return Ok(()),
-            () = tokio::time::sleep(KEEP_ALIVE) => {}
         }
     }
 }

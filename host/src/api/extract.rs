@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
-use super::body::read_limited;
+use super::body::{drain, read_limited};
 use super::error::ApiError;
 
 /// A JSON request body, read up to the server's JSON body limit.
@@ -21,11 +21,17 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let media_type = content_type.split(';').next().unwrap_or("").trim();
         let is_json = media_type.eq_ignore_ascii_case("application/json")
             || (media_type.starts_with("application/") && media_type.ends_with("+json"));
         if !is_json {
+            drain(request.into_body(), 0).await;
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
