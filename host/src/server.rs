@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::future::IntoFuture;
+
 use anyhow::Context as _;
 
 use crate::api::{self, AppState, BodyLimits};
@@ -47,6 +49,13 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
 
     ensure_api_key(store.as_ref(), &config.data_dir, config.env_api_key.as_deref()).await?;
 
+    // Bind before recovering, so a taken port fails the start before any
+    // recovered run executes crew code.
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("could not listen on {}", config.addr))?;
+    let addr = listener.local_addr()?;
+
     let scheduler = Scheduler::new(store.clone(), runtime.clone(), config.scheduler.clone());
     scheduler.recover().await.context("recovering unfinished runs failed")?;
 
@@ -56,19 +65,36 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         runtime,
         body_limits: config.body_limits,
         default_limits: config.default_limits,
+        patch_lock: Arc::default(),
     };
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .with_context(|| format!("could not listen on {}", config.addr))?;
-    let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "crewhost started");
     println!("crewhost listening on http://{addr}");
     let _ = std::io::stdout().flush();
 
-    axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the HTTP server failed")?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut server = tokio::spawn(
+        axum::serve(listener, api::router(state))
+            .with_graceful_shutdown(async move {
+                let mut stopped = stopped;
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .into_future(),
+    );
+    tokio::select! {
+        result = &mut server => {
+            result.context("the HTTP server task failed")?.context("the HTTP server failed")?;
+        }
+        () = shutdown_signal() => {
+            tracing::info!("shutdown requested; closing connections");
+            let _ = stop.send(true);
+            // Open event streams and long waits would hold a graceful
+            // shutdown forever; past the grace period they are dropped.
+            if tokio::time::timeout(config.shutdown_grace, &mut server).await.is_err() {
+                tracing::warn!("connections still open after the shutdown grace period; closing them");
+                server.abort();
+            }
+        }
+    }
 
     tracing::info!("shutting down");
     scheduler.shutdown(config.shutdown_grace).await;

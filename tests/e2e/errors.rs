@@ -133,7 +133,8 @@ async fn bad_query_parameters_return_400() {
     assert!(status.message().contains("done"));
     assert!(limit.message().contains("101"));
     assert!(not_a_number.message().contains("limit"), "{}", not_a_number.message());
-    assert_eq!(timeout.status, StatusCode::NOT_FOUND, "the deployment is checked before the wait");
+    assert_eq!(timeout.status, StatusCode::BAD_REQUEST, "the wait is checked before anything runs");
+    assert!(timeout.message().contains("timeout=0"), "{}", timeout.message());
 }
 
 #[tokio::test]
@@ -175,4 +176,20 @@ async fn cancel_finished_run_returns_409() {
     assert_eq!(reply.status, StatusCode::CONFLICT);
     assert_eq!(reply.code(), "run_not_active");
     assert_eq!(reply.body["error"]["details"]["status"], "succeeded");
+}
+
+#[tokio::test]
+async fn rejected_wait_runs_nothing() {
+    let server = Server::start().await;
+    server.deploy("chat").await;
+    let thread_id = server.create_thread("chat").await;
+
+    let stateless = server.post("/v1/runs/wait?timeout=0", json!({ "deployment_id": "chat", "input": { "message": "a" } })).await;
+    let thread = server.post(&format!("/v1/threads/{thread_id}/runs/wait?timeout=99999"), json!({ "input": { "message": "b" } })).await;
+
+    assert_eq!(stateless.status, StatusCode::BAD_REQUEST);
+    assert_eq!(stateless.code(), "invalid_parameter");
+    assert_eq!(thread.status, StatusCode::BAD_REQUEST);
+    assert_eq!(server.get("/v1/runs").await.body["runs"], json!([]), "a rejected request creates no run");
+    assert_eq!(server.get(&format!("/v1/threads/{thread_id}/history")).await.body["checkpoints"], json!([]));
 }

@@ -62,3 +62,15 @@ async fn crash_fails_running_and_requeues_pending() {
     let next = server.post(&format!("/v1/threads/{thread_id}/runs/wait"), json!({ "input": { "mode": "ok" } })).await;
     assert_eq!(next.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn shutdown_closes_open_streams() {
+    let mut server = Server::start_with(&["--shutdown-grace-secs", "1"]).await;
+    server.deploy("chat").await;
+    let thread_id = server.create_thread("chat").await;
+    let _stream = server.stream(&format!("/v1/threads/{thread_id}/events"), None).await;
+
+    // `stop` sends SIGTERM and fails the test if the server is still up
+    // 30 s later; an open stream must not hold it that long.
+    server.stop();
+}

@@ -117,6 +117,7 @@ async fn replace(
     Json(body): Json<ReplaceConfig>,
 ) -> ApiResult<impl IntoResponse> {
     let deployment = deployments::find(&state, &id_or_name)?;
+    let _patching = state.patch_lock.lock().await;
     let config = DeploymentConfig { env: body.env, secrets: body.secrets, allowed_hosts: body.allowed_hosts };
     Ok(axum::Json(save(&state, &deployment.deployment_id, config).await?))
 }
@@ -152,6 +153,7 @@ async fn update(
     Json(body): Json<UpdateConfig>,
 ) -> ApiResult<impl IntoResponse> {
     let deployment = deployments::find(&state, &id_or_name)?;
+    let _patching = state.patch_lock.lock().await;
     let mut config = state.store.deployment_config(&deployment.deployment_id)?;
 
     merge(&mut config.env, body.env);

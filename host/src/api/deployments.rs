@@ -186,6 +186,7 @@ async fn update(
     Path(id_or_name): Path<String>,
     Json(body): Json<UpdateDeployment>,
 ) -> ApiResult<impl IntoResponse> {
+    let _patching = state.patch_lock.lock().await;
     let deployment = find(&state, &id_or_name)?;
     let limits = body.limits.apply(deployment.limits)?;
     let deployment = state.store.update_deployment_limits(&deployment.deployment_id, &limits)?;

@@ -59,7 +59,12 @@ fn is_terminal(event: &Event) -> bool {
 #[serde(deny_unknown_fields)]
 struct EventsQuery {
     after: Option<u64>,
+    limit: Option<usize>,
 }
+
+/// Default and maximum number of events in one JSON page.
+const DEFAULT_EVENT_PAGE: usize = 1_000;
+const MAX_EVENT_PAGE: usize = 10_000;
 
 /// Returns the sequence number to resume after: `Last-Event-ID`, else
 /// `?after=`.
@@ -88,8 +93,17 @@ async fn run_events(
     let after = resume_point(&headers, query.after)?;
 
     if !wants_stream(&headers) {
-        let events = state.store.events(&run_id, after, usize::MAX)?;
-        return Ok(axum::Json(json!({ "events": events })).into_response());
+        let limit = query.limit.unwrap_or(DEFAULT_EVENT_PAGE);
+        if limit == 0 || limit > MAX_EVENT_PAGE {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("limit={limit} is out of range; give 1 to {MAX_EVENT_PAGE}, and page on with ?after=SEQ"),
+            ));
+        }
+        let mut events = state.store.events(&run_id, after, limit + 1)?;
+        let has_more = events.len() > limit;
+        events.truncate(limit);
+        return Ok(axum::Json(json!({ "events": events, "has_more": has_more })).into_response());
     }
 
     let (sender, receiver) = mpsc::channel(FOLLOWER_BUFFER);

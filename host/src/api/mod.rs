@@ -56,6 +56,10 @@ pub struct AppState {
     pub body_limits: BodyLimits,
     /// The limits of a new deployment that sets none.
     pub default_limits: DeploymentLimits,
+    /// Held while a handler reads, changes and writes back a record that
+    /// clients patch (settings, thread metadata), so concurrent patches do
+    /// not lose each other's changes. One process owns a data directory.
+    pub patch_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Builds the router with every route, authentication and tracing.
@@ -116,8 +120,9 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, secret)| secret.trim());
     let Some(secret) = presented else {
         return ApiError::unauthorized().into_response();
     };

@@ -138,19 +138,27 @@ pub(super) struct WaitQuery {
     timeout: Option<u64>,
 }
 
+impl WaitQuery {
+    /// Checks the wait before any run is accepted, so a rejected request
+    /// never runs the crew.
+    pub(super) fn duration(&self) -> ApiResult<Duration> {
+        let seconds = self.timeout.unwrap_or(DEFAULT_WAIT_SECS);
+        if seconds == 0 || seconds > MAX_WAIT_SECS {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("timeout={seconds} is out of range; give 1 to {MAX_WAIT_SECS} seconds"),
+            ));
+        }
+        Ok(Duration::from_secs(seconds))
+    }
+}
+
 /// Waits for the run to end: 200 with the run once it has, or 202 with the
 /// run as it is when the wait times out.
-pub(super) async fn wait_for(state: &AppState, run: &Run, query: WaitQuery) -> ApiResult<Response> {
-    let seconds = query.timeout.unwrap_or(DEFAULT_WAIT_SECS);
-    if seconds == 0 || seconds > MAX_WAIT_SECS {
-        return Err(ApiError::bad_request(
-            "invalid_parameter",
-            format!("timeout={seconds} is out of range; give 1 to {MAX_WAIT_SECS} seconds"),
-        ));
-    }
+pub(super) async fn wait_for(state: &AppState, run: &Run, wait: Duration) -> ApiResult<Response> {
     let run = state
         .scheduler
-        .wait(&run.id, Duration::from_secs(seconds))
+        .wait(&run.id, wait)
         .await?
         .ok_or_else(|| ApiError::not_found("run", &run.id))?;
 
@@ -175,8 +183,9 @@ async fn create_and_wait(
     Query(query): Query<WaitQuery>,
     Json(body): Json<CreateRun>,
 ) -> ApiResult<Response> {
+    let wait = query.duration()?;
     let run = accept_run(&state, &body.deployment_id, None, body.input, body.version_number, Acknowledge::AtEnd).await?;
-    wait_for(&state, &run, query).await
+    wait_for(&state, &run, wait).await
 }
 
 async fn show(State(state): State<AppState>, Path(run_id): Path<String>) -> ApiResult<impl IntoResponse> {

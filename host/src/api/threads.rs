@@ -113,6 +113,7 @@ async fn update(
     Json(body): Json<UpdateThread>,
 ) -> ApiResult<impl IntoResponse> {
     let changes = metadata_object(Some(body.metadata))?;
+    let _patching = state.patch_lock.lock().await;
     let thread = find(&state, &thread_id)?;
 
     let mut metadata = match thread.metadata {
@@ -171,8 +172,9 @@ async fn run_and_wait(
     Query(query): Query<WaitQuery>,
     Json(body): Json<CreateThreadRun>,
 ) -> ApiResult<Response> {
+    let wait = query.duration()?;
     let run = start_run(&state, &thread_id, body, Acknowledge::AtEnd).await?;
-    wait_for(&state, &run, query).await
+    wait_for(&state, &run, wait).await
 }
 
 #[derive(Deserialize)]

@@ -25,7 +25,8 @@ struct Args {
     /// The crewhost binary to benchmark.
     #[arg(long, default_value = "target/release/crewhost")]
     host: PathBuf,
-    /// Folder with crew_echo.wasm, crew_testbed.wasm and http_echo.wasm.
+    /// Folder with crew_echo.wasm, crew_testbed.wasm, http_echo.wasm and
+    /// hostile_memory_bomb.wasm.
     #[arg(long, default_value = "target/crews/wasm32-wasip2/release")]
     crews: PathBuf,
     /// Markdown file whose results section is replaced.
@@ -143,6 +144,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
         format!("{:.1} MiB / {:.1} MiB", before as f64 / 1024.0, after as f64 / 1024.0),
         "no growth beyond caches",
         None,
+    ));
+
+    eprintln!("memory: RSS across 1,000 runs that each fill 64 MiB");
+    let bomb = std::fs::read(args.crews.join("hostile_memory_bomb.wasm"))?;
+    server.deploy("memory-bomb", &bomb, "memory_mib=64").await?;
+    let before_bombs = server.rss_kib()?;
+    run_many_of(&server, "memory-bomb", 1_000 / scale as u64, 8).await?;
+    let after_bombs = server.rss_kib()?;
+    rows.push(row(
+        "host RSS before / after 1,000 runs that each grow linear memory to 64 MiB",
+        format!("{:.1} MiB / {:.1} MiB", before_bombs as f64 / 1024.0, after_bombs as f64 / 1024.0),
+        "guest memory released",
+        Some(after_bombs < before_bombs + 64 * 1024),
     ));
     drop(server);
 
@@ -387,7 +401,12 @@ async fn start_spinners(server: &BenchServer, count: usize) -> anyhow::Result<Ve
 }
 
 async fn run_many(server: &BenchServer, runs: u64, clients: u64) -> anyhow::Result<()> {
-    let body = json!({ "deployment_id": "echo", "input": { "hello": "world" } });
+    run_many_of(server, "echo", runs, clients).await
+}
+
+/// Runs `deployment` `runs` times from `clients` concurrent clients.
+async fn run_many_of(server: &BenchServer, deployment: &str, runs: u64, clients: u64) -> anyhow::Result<()> {
+    let body = json!({ "deployment_id": deployment, "input": { "hello": "world" } });
     let remaining = Arc::new(AtomicU64::new(runs));
     let mut tasks = Vec::new();
     for _ in 0..clients {
