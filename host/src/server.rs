@@ -16,10 +16,10 @@ use crate::runtime::Runtime;
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::storage::{DeploymentLimits, SledStore, Store};
 
-/// The file in the data directory that holds the key `serve` created.
+/// The file in the data directory that contains the key `serve` created.
 pub const API_KEY_FILE: &str = "api-key";
 
-/// Everything `crewhost serve` can be told.
+/// Settings of `crewhost serve`.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub addr: SocketAddr,

@@ -2,7 +2,7 @@
 //!
 //! When a body is over the limit, the rest of it is read and dropped before
 //! the 413 goes out. Closing a connection with unread request bytes makes
-//! the kernel reset it, and the client then loses the 413 and sees a broken
+//! the kernel reset it, and the client then loses the 413 and gets a broken
 //! connection instead.
 
 use std::time::Duration;
@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 
 use super::ApiError;
 
-/// The most a rejected body is drained, in bytes and in time, so a client
+/// Maximum drained from a rejected body, in bytes and in time, so a client
 /// that sends without end cannot hold a connection open.
 const MAX_DRAIN_BYTES: usize = 512 * 1024 * 1024;
 const MAX_DRAIN_TIME: Duration = Duration::from_secs(30);

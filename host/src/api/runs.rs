@@ -21,7 +21,7 @@ use crate::storage::{Page, Run, RunFilter, RunStatus};
 const DEFAULT_WAIT_SECS: u64 = 300;
 const MAX_WAIT_SECS: u64 = 3600;
 
-/// Seconds a client is told to wait when the pending queue is full.
+/// `Retry-After` seconds when the pending queue is full.
 const RETRY_AFTER_SECS: u64 = 2;
 
 /// Default and maximum page size of listings.
@@ -53,7 +53,7 @@ pub(super) fn run_view(run: &Run) -> Value {
     view
 }
 
-/// How a new run is acknowledged.
+/// Moment a new run is acknowledged.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Acknowledge {
     /// With a 202 right away: the run must be durable first.

@@ -1,4 +1,4 @@
-//! The run's event log as the guest sees it: every event a crew emits or logs,
+//! The run's event log as the guest reaches it: every event a crew emits or logs,
 //! and every line it prints, passes through [`RunEvents`], which enforces the
 //! per-run event limits before handing the event to the scheduler's sink.
 
@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::RunLimits;
 
-/// Where the runtime sends the events of one run. The scheduler implements
+/// Destination of the events of one run. The scheduler implements
 /// it to persist each event and notify subscribers.
 pub trait EventSink: Send + Sync {
     /// Appends an event with the next sequence number.
@@ -124,7 +124,7 @@ impl RunEvents {
         tail.push_back(line.to_string());
     }
 
-    /// The panic message a Rust guest printed to stderr, such as `index out
+    /// Returns the panic message a Rust guest printed to stderr, such as `index out
     /// of bounds at src/lib.rs:3:5`. Rust prints `thread '…' panicked at
     /// FILE:LINE:COLUMN:` and the message on the next line.
     pub(crate) fn panic_message(&self) -> Option<String> {

@@ -48,7 +48,7 @@ pub struct RunRequest {
     pub cancel_grace: Duration,
 }
 
-/// How a run ended.
+/// Outcome of a run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunOutcome {
     Succeeded { output: Value, values: Option<Value> },
@@ -95,7 +95,7 @@ impl CancelSignal {
     }
 }
 
-/// How the call itself ended, before its result is interpreted.
+/// End of the call itself, before its result is interpreted.
 enum CallEnd {
     Returned(wasmtime::Result<Result<RunOutput, CrewError>>),
     TimedOut,
@@ -122,7 +122,7 @@ impl Runtime {
                 return Ok(UpdateDeadline::Yield(1));
             }
             // A long run gives its lane to the next long run at every tick
-            // and waits for one; the semaphore is fair, so they take turns.
+            // and waits for one. The semaphore is fair, so they take turns.
             let (lanes, lane) = (lanes.clone(), lane.clone());
             Ok(UpdateDeadline::YieldCustom(
                 1,

@@ -297,7 +297,7 @@ fn start_epoch_ticker(engines: Arc<Mutex<Vec<Engine>>>, stop: Arc<AtomicBool>) {
                 }
             }
         })
-        .expect("the OS refused to start the epoch ticker thread");
+        .expect("starting the epoch ticker thread failed");
 }
 
 /// Writes `bytes` to a temporary file and renames it over `path`, so a crash

@@ -2,7 +2,7 @@
 //!
 //! Every caller that needs durability sends a request to one flusher thread.
 //! The thread takes all requests that are waiting, calls `flush()` once and
-//! then answers all of them, so many concurrent acknowledgements cost about
+//! then replies to all of them, so many concurrent acknowledgements cost about
 //! one flush. sled's own `flush_async` stalls when many tasks await it at
 //! once (seen with sled 0.34.7 and 64 tokio tasks on 2 worker threads), which
 //! is why this runs on a plain thread.
@@ -38,7 +38,7 @@ impl Flusher {
         thread::Builder::new()
             .name("crewhost-flusher".into())
             .spawn(move || flush_loop(&db, &incoming, &counted))
-            .expect("the OS refused to start the flusher thread");
+            .expect("starting the flusher thread failed");
         Self { requests, stats }
     }
 
