@@ -7,6 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --target wasm32-wasip2 --target-dir target/crews -p crew-echo -p crew-testbed -p http-echo
+cargo build --release --target wasm32-wasip2 --target-dir target/crews -p crew-echo -p crew-testbed -p http-echo -p hostile-memory-bomb
 cargo build --release -p crewhost --bins
 target/release/crewhost-bench "$@"
