@@ -193,3 +193,13 @@ async fn rejected_wait_runs_nothing() {
     assert_eq!(server.get("/v1/runs").await.body["runs"], json!([]), "a rejected request creates no run");
     assert_eq!(server.get(&format!("/v1/threads/{thread_id}/history")).await.body["checkpoints"], json!([]));
 }
+
+#[tokio::test]
+async fn invalid_path_encoding_returns_json_400() {
+    let server = Server::start().await;
+
+    let reply = server.get("/v1/threads/%FF").await;
+
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.code(), "invalid_path");
+}

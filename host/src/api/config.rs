@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::Json;
+use super::extract::{Json, Path};
 use super::{ApiError, ApiResult, AppState, deployments};
 use crate::runtime::AllowEntry;
 use crate::storage::DeploymentConfig;

@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -11,7 +11,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::body::read_limited;
-use super::extract::{Json, Query};
+use super::extract::{Json, Path, Query};
 use super::limits::LimitsPatch;
 use super::{ApiError, ApiResult, AppState};
 use crate::runtime::{DeployError, EngineKey};

@@ -91,3 +91,24 @@ where
 fn without_prefix(text: &str) -> &str {
     text.split_once(": ").map_or(text, |(_, rest)| rest)
 }
+
+/// Path parameters.
+pub struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::bad_request(
+                "invalid_path",
+                format!("the request path is invalid: {}; check its percent-encoding", without_prefix(&rejection.body_text())),
+            )),
+        }
+    }
+}

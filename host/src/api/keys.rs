@@ -4,7 +4,7 @@
 //! enough here because keys are random, not chosen by people.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get};
@@ -14,7 +14,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::extract::Json;
+use super::extract::{Json, Path};
 use super::{ApiError, ApiResult, AppState};
 use crate::ids;
 use crate::storage::{ApiKey, Store, StoreResult};

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::extract::{Json, Query};
+use super::extract::{Json, Path, Query};
 use super::{ApiError, ApiResult, AppState, deployments};
 use crate::ids;
 use crate::scheduler::CancelResult;

@@ -1,7 +1,7 @@
 //! Threads: create, show, list, update metadata, delete, run, history.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use super::extract::{Json, Query};
+use super::extract::{Json, Path, Query};
 use super::runs::{Acknowledge, WaitQuery, accept_run, accepted, page, wait_for};
 use super::{ApiError, ApiResult, AppState, deployments};
 use crate::ids;

@@ -104,7 +104,7 @@ enum Command {
         #[arg(long, default_value = "null")]
         values: String,
         /// Seconds the run may take.
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         timeout: u64,
     },
 }
