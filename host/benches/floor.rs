@@ -7,10 +7,9 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use crewhost::runtime::{CancelSignal, EventSink, RunInfo, RunLimits, RunOutcome, RunRequest, Runtime, SinkError};
+use crewhost::runtime::{EventSink, RunLimits, RunOutcome, RunRequest, Runtime, SinkError};
 use serde_json::{Value, json};
 
 /// An event sink that drops every event.
@@ -36,17 +35,7 @@ fn floor(criterion: &mut Criterion) {
 
     criterion.bench_function("fresh store, instantiate and call echo", |bencher| {
         bencher.to_async(&executor).iter(|| {
-            let request = RunRequest {
-                info: RunInfo { run_id: "run_bench".into(), deployment_id: "dep_bench".into(), version_number: 1, thread_id: None, attempt: 1 },
-                input: json!({ "hello": "world" }),
-                values: Value::Null,
-                config: Arc::default(),
-        secrets: Arc::default(),
-        http: Arc::default(),
-                limits,
-                cancel: CancelSignal::default(),
-                cancel_grace: Duration::from_secs(2),
-            };
+            let request = RunRequest::local("run_bench", json!({ "hello": "world" }), Value::Null, limits);
             let (runtime, compiled, sink) = (runtime.clone(), &compiled, sink.clone());
             async move {
                 let outcome = runtime.execute(compiled.pre(), request, sink).await;

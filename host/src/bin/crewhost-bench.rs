@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
-use crewhost::runtime::{CancelSignal, EventSink, RunInfo, RunLimits, RunRequest, Runtime, SinkError};
+use crewhost::runtime::{EventSink, RunLimits, RunRequest, Runtime, SinkError};
 use serde_json::{Value, json};
 
 const KEY: &str = "chk_benchmark_key";
@@ -204,17 +204,7 @@ async fn floor_micros(echo: &[u8], runs: usize) -> anyhow::Result<f64> {
     let compiled = runtime.compile(echo.to_vec().into(), limits.engine_key()).await.map_err(|error| anyhow::anyhow!("{error}"))?;
     let sink: Arc<dyn EventSink> = Arc::new(NullSink);
 
-    let request = || RunRequest {
-        info: RunInfo { run_id: "run_bench".into(), deployment_id: "dep_bench".into(), version_number: 1, thread_id: None, attempt: 1 },
-        input: json!({ "hello": "world" }),
-        values: Value::Null,
-        config: Arc::default(),
-        secrets: Arc::default(),
-        http: Arc::default(),
-        limits,
-        cancel: CancelSignal::default(),
-        cancel_grace: Duration::from_secs(2),
-    };
+    let request = || RunRequest::local("run_bench", json!({ "hello": "world" }), Value::Null, limits);
     for _ in 0..runs / 10 {
         runtime.execute(compiled.pre(), request(), sink.clone()).await;
     }
@@ -490,7 +480,7 @@ async fn startup_time(host: &Path, echo: &[u8], scale: usize) -> anyhow::Result<
     let response = server.http.get(format!("{}/healthz", server.url)).send().await?;
     let elapsed = started.elapsed();
     if !response.status().is_success() {
-        bail!("the restarted server did not answer /healthz");
+        bail!("the restarted server did not respond to /healthz");
     }
     Ok(elapsed)
 }

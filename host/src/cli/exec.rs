@@ -3,12 +3,11 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
-use crate::runtime::{CancelSignal, EventSink, RunInfo, RunLimits, RunOutcome, RunRequest, Runtime, SinkError};
+use crate::runtime::{EventSink, RunLimits, RunOutcome, RunRequest, Runtime, SinkError};
 
 /// Prints each event to stderr as the crew emits it.
 struct PrintSink {
@@ -34,23 +33,7 @@ pub async fn exec(file: &Path, input: Value, values: Value, timeout_secs: u64) -
     let _ = std::fs::remove_dir_all(&artifacts);
     let compiled = compiled?;
 
-    let request = RunRequest {
-        info: RunInfo {
-            run_id: crate::ids::new_id(crate::ids::RUN),
-            deployment_id: "local".into(),
-            version_number: 1,
-            thread_id: None,
-            attempt: 1,
-        },
-        input,
-        values,
-        config: Arc::default(),
-        secrets: Arc::default(),
-        http: Arc::default(),
-        limits,
-        cancel: CancelSignal::default(),
-        cancel_grace: Duration::from_secs(2),
-    };
+    let request = RunRequest::local(&crate::ids::new_id(crate::ids::RUN), input, values, limits);
     let sink = Arc::new(PrintSink { next_seq: AtomicU64::new(1) });
     let outcome = runtime.execute(compiled.pre(), request, sink).await;
 

@@ -48,6 +48,30 @@ pub struct RunRequest {
     pub cancel_grace: Duration,
 }
 
+impl RunRequest {
+    /// Builds a request for a run outside the scheduler (`crewhost exec`,
+    /// benchmarks): no thread, no settings, no secrets, no allowed hosts.
+    pub fn local(run_id: &str, input: Value, values: Value, limits: RunLimits) -> Self {
+        Self {
+            info: RunInfo {
+                run_id: run_id.to_string(),
+                deployment_id: "local".into(),
+                version_number: 1,
+                thread_id: None,
+                attempt: 1,
+            },
+            input,
+            values,
+            config: Arc::default(),
+            secrets: Arc::default(),
+            http: Arc::default(),
+            limits,
+            cancel: CancelSignal::default(),
+            cancel_grace: Duration::from_secs(2),
+        }
+    }
+}
+
 /// Outcome of a run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunOutcome {
@@ -106,7 +130,7 @@ impl Runtime {
     /// Executes one run in a fresh store and instance.
     ///
     /// The guest is dropped mid-call when the run's timeout passes, or when
-    /// the grace period after a cancellation request passes; the guest yields
+    /// the grace period after a cancellation request passes. The guest yields
     /// on every epoch tick, so this works while it spins.
     pub async fn execute(&self, pre: &CrewPre<RunState>, request: RunRequest, sink: Arc<dyn EventSink>) -> RunOutcome {
         let events = Arc::new(RunEvents::new(sink, &request.limits, request.secrets.clone()));
