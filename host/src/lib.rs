@@ -1,7 +1,7 @@
 //! crewhost runs AI crews compiled to WebAssembly components as a service.
 //!
 //! A client uploads a component that targets the `crew` world in `wit/`, then
-//! asks for runs: stateless ones, or runs inside a thread whose `values`
+//! requests runs: stateless ones, or runs inside a thread whose `values`
 //! persist as checkpoints. The parts, from the socket inwards:
 //!
 //! - [`api`]: the HTTP API (axum): authentication, validation, one JSON error

@@ -27,8 +27,8 @@ struct Acknowledged {
     versions: Vec<u64>,
 }
 
-/// One client: a mix of stateless runs, thread runs and new versions, until
-/// the server dies under it.
+/// Sends a mix of stateless runs, thread runs and new versions as one
+/// client, until the server dies under it.
 async fn drive_load(http: reqwest::Client, url: String, threads: Arc<Vec<String>>, seed: u64, acked: Arc<Mutex<Acknowledged>>) {
     let mut rng = StdRng::seed_from_u64(seed);
     loop {

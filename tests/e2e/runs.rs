@@ -26,7 +26,8 @@ async fn echo_run_returns_input_as_output() {
     assert_eq!(run["input"], input);
     assert_eq!(run["error"], Value::Null);
     assert_eq!(run["thread_id"], Value::Null);
-    assert!(run["started_at"].is_string() && run["completed_at"].is_string());
+    assert!(run["started_at"].is_string());
+    assert!(run["completed_at"].is_string());
     assert!(run["duration_ms"].is_u64());
 }
 

@@ -73,7 +73,7 @@ pub fn crew(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|error| panic!("could not read {}: {error}", path.display()))
 }
 
-/// The component bytes of a hostile crew, by its folder name under
+/// Reads the component bytes of a hostile crew, by its folder name under
 /// `examples/hostile` (`memory-bomb`).
 pub fn hostile(name: &str) -> Vec<u8> {
     let path = crews_dir().join(format!("hostile_{}.wasm", name.replace('-', "_")));

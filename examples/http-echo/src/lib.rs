@@ -1,4 +1,4 @@
-//! A `wasi:http/proxy` component that answers every request with its own
+//! A `wasi:http/proxy` component that responds to every request with its own
 //! body. It is not a crew: the benchmarks serve it with `wasmtime serve` as
 //! the reference for a host that creates a fresh instance per request and
 //! persists nothing.

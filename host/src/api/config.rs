@@ -16,18 +16,18 @@ use super::{ApiError, ApiResult, AppState, deployments};
 use crate::runtime::AllowEntry;
 use crate::storage::DeploymentConfig;
 
-/// Most entries in `env`, `secrets` or `allowed_hosts`.
+/// Maximum number of entries in `env`, `secrets` or `allowed_hosts`.
 const MAX_ENTRIES: usize = 256;
-/// Longest setting value, in bytes.
+/// Maximum length of a setting value, in bytes.
 const MAX_VALUE_BYTES: usize = 64 * 1024;
-/// Longest setting name, in bytes.
+/// Maximum length of a setting name, in bytes.
 const MAX_NAME_BYTES: usize = 128;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/v1/deployments/{deployment}/config", get(show).put(replace).patch(update))
 }
 
-/// The configuration as the API shows it: secret names, never values.
+/// Renders the configuration for the API: secret names, never values.
 pub(super) fn config_view(config: &DeploymentConfig) -> Value {
     json!({
         "env": config.env,

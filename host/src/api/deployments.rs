@@ -17,7 +17,7 @@ use super::{ApiError, ApiResult, AppState};
 use crate::runtime::{DeployError, EngineKey};
 use crate::storage::Deployment;
 
-/// Longest deployment name, in bytes.
+/// Maximum length of a deployment name, in bytes.
 const MAX_NAME_BYTES: usize = 64;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -195,7 +195,7 @@ async fn update(
     Ok(axum::Json(deployment))
 }
 
-/// The engine settings that a deployment's limits need.
+/// Returns the engine settings that a deployment's limits need.
 fn run_limits_key(limits: &crate::storage::DeploymentLimits) -> EngineKey {
     EngineKey { stack_kib: limits.stack_kib, fuel: limits.fuel.is_some() }
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::storage::StoreError;
 
 /// An error response. `code` is a stable snake_case word clients match on;
-/// `message` says what failed, on which value, and what to do.
+/// `message` states what failed, on which value, and what to do.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -39,7 +39,8 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    /// A 404 that names the kind of resource and the id that was not found.
+    /// Builds a 404 that names the kind of resource and the id that was not
+    /// found.
     pub fn not_found(resource: &'static str, id: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", format!("{resource} {id:?} not found"))
             .with_details(json!({ "resource": resource, "id": id }))
@@ -58,7 +59,8 @@ impl ApiError {
         )
     }
 
-    /// A failure inside the host. The detail goes to the log, not the client.
+    /// Builds a 500 for a failure inside the host and logs the detail, which
+    /// the client does not get.
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "request failed inside the host");
         Self::new(

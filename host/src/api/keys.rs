@@ -71,7 +71,7 @@ struct CreateKey {
     name: Option<String>,
 }
 
-/// A key as the API shows it: everything but the hash.
+/// Renders a key for the API: everything but the hash.
 fn key_view(key: &ApiKey) -> serde_json::Value {
     let mut view = json!(key);
     if let Some(fields) = view.as_object_mut() {

@@ -23,13 +23,13 @@ pub struct Compiled {
 }
 
 impl Compiled {
-    /// The instance-pre to pass to [`super::Runtime::execute`].
+    /// Returns the instance-pre to pass to [`super::Runtime::execute`].
     pub fn pre(&self) -> &CrewPre<RunState> {
         &self.pre
     }
 }
 
-/// Why an upload cannot be deployed.
+/// Error for an upload that cannot be deployed.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
     #[error("the body is not a WebAssembly component: {0}")]

@@ -15,7 +15,7 @@ use super::RunLimits;
 use super::http::{HttpHooks, HttpPolicy};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-/// Longest event type a crew may emit, in bytes.
+/// Maximum length of an event type a crew may emit, in bytes.
 const MAX_EVENT_TYPE_BYTES: usize = 128;
 
 /// Everything a run's [`wasmtime::Store`] holds.

@@ -3,11 +3,11 @@
 //!
 //! A request goes out only when its scheme, host and port match an
 //! `allowed_hosts` entry. The host name is then resolved, and an address in
-//! a loopback, private, link-local or other special range is refused unless
-//! an entry names that address or its range explicitly, so an allowed name
+//! a loopback, private, link-local or other special range is rejected unless
+//! an entry names that address or its range explicitly. So an allowed name
 //! that resolves to 127.0.0.1 or 169.254.169.254 cannot reach internal
-//! services. Redirects are returned to the guest as they are; following one
-//! is a new request that is checked again.
+//! services. Redirects are returned to the guest as they are, and following
+//! one is a new request that is checked again.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
@@ -27,7 +27,7 @@ use super::events::RunEvents;
 /// How long a name lookup may take.
 const DNS_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why an `allowed_hosts` entry is invalid.
+/// Error for an invalid `allowed_hosts` entry.
 #[derive(Debug, thiserror::Error)]
 #[error(
     "allowed_hosts entry {entry:?} is invalid: {reason}; use scheme://host[:port] with the scheme http or \
@@ -250,7 +250,8 @@ impl HttpHooks {
     }
 }
 
-/// A URL for events: without user information, which may hold a password.
+/// Formats a URL for events, without user information, which may contain a
+/// password.
 fn display_url(uri: &http::Uri) -> String {
     let scheme = uri.scheme_str().unwrap_or("https");
     let host = uri.host().unwrap_or("");
@@ -316,7 +317,7 @@ async fn send_checked(
             .map_err(|_| HttpError::HttpRequestUriInvalid)?;
     }
     // NOTE: for https the TLS connection needs the name, so wasmtime-wasi-http
-    // resolves it again; a DNS answer that changes between the two lookups
+    // resolves it again. A DNS answer that changes between the two lookups
     // could still reach an address this check did not see.
 
     let options = RequestOptions {

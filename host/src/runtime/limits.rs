@@ -49,7 +49,7 @@ impl RunLimits {
         Duration::from_secs(self.timeout_secs)
     }
 
-    /// The engine settings these limits need.
+    /// Returns the engine settings these limits need.
     pub fn engine_key(&self) -> super::EngineKey {
         super::EngineKey { stack_kib: self.stack_kib, fuel: self.fuel.is_some() }
     }

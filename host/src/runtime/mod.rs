@@ -50,7 +50,7 @@ use bindings::Crew;
 pub use bindings::CrewPre;
 
 /// How often the epoch advances. Each tick makes running guests yield to the
-/// executor, so this bounds how long one guest holds a worker thread.
+/// executor, so this bounds how long one guest keeps a worker thread.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Room on a run's fiber stack beyond the wasm stack limit, for the host
@@ -279,8 +279,8 @@ impl Drop for Runtime {
     }
 }
 
-/// One lane fewer than the CPUs tokio uses for worker threads, and at least
-/// one.
+/// Returns one lane fewer than the CPUs tokio uses for worker threads, and
+/// at least one.
 fn long_run_lanes() -> usize {
     let workers = std::thread::available_parallelism().map_or(1, |cores| cores.get());
     workers.saturating_sub(1).max(1)

@@ -17,7 +17,7 @@ use super::events::RunEvents;
 /// newline-free write cannot grow the buffer without bound.
 const MAX_LINE_BYTES: usize = 16 * 1024;
 
-/// Which of the guest's output streams this is.
+/// One of the guest's two output streams.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Stream {
     Stdout,

@@ -3,7 +3,7 @@
 //! [`Store`] is everything the scheduler and the API need from a database:
 //! deployments and their component bytes, runs and their event logs, threads
 //! and their checkpoints, and API keys. [`SledStore`] is the embedded
-//! implementation. Writes return once they are applied in memory; a caller
+//! implementation. Writes return once they are applied in memory. A caller
 //! that is about to acknowledge a write to a client awaits [`Store::flush`]
 //! first, and concurrent callers share one flush.
 
@@ -111,7 +111,8 @@ pub trait Store: Send + Sync + 'static {
     fn append_event(&self, run_id: &str, event: &Event) -> StoreResult<()>;
     /// Events with a sequence number above `after`, in order, at most `limit`.
     fn events(&self, run_id: &str, after: u64, limit: usize) -> StoreResult<Vec<Event>>;
-    /// The highest sequence number in the run's log, 0 when it is empty.
+    /// Returns the highest sequence number in the run's log, 0 when it is
+    /// empty.
     fn last_event_seq(&self, run_id: &str) -> StoreResult<u64>;
 
     // Threads and checkpoints.
@@ -126,7 +127,7 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// [`StoreError::ThreadBusy`] while the thread has an active run.
     fn delete_thread(&self, thread_id: &str) -> StoreResult<()>;
-    /// The thread's checkpoints, newest first.
+    /// Lists the thread's checkpoints, newest first.
     fn checkpoints(&self, thread_id: &str, page: Page) -> StoreResult<Listing<Checkpoint>>;
     fn checkpoint(&self, thread_id: &str, checkpoint_id: &str) -> StoreResult<Option<Checkpoint>>;
 

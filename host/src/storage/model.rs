@@ -98,7 +98,7 @@ pub struct Version {
     pub created_at: OffsetDateTime,
 }
 
-/// Where a run is in its life: `pending` → `running` → one of the three final
+/// Stage of a run's life: `pending` → `running` → one of the three final
 /// states.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
@@ -171,7 +171,7 @@ impl Run {
     }
 }
 
-/// How a run ended, as the scheduler records it.
+/// End of a run, as the scheduler records it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunEnd {
     Succeeded { output: Value, values: Option<Value> },
